@@ -1,0 +1,10 @@
+"""The one exception type users see as a single line, never a traceback."""
+
+
+class HashbenchError(Exception):
+    """A problem with the user's input or environment: the message says what and what to do.
+
+    The CLI prints ``hashbench: error: <message>`` and exits with status 2. Raise it for
+    anything a user can fix (a wrong name, a missing or corrupt file, an impossible setting);
+    let genuine bugs raise their own exceptions.
+    """

@@ -1,0 +1,71 @@
+"""Feature extractors that turn images into the vectors non-deep methods hash.
+
+A feature is a function from uint8 images (n, H, W, C) to float32 vectors (n, d), registered
+under a name. Expensive features are cached per data set, keyed by the data set's checksum.
+The feature's name is part of every run's config and record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hashbench.cache import cached_array
+from hashbench.dataset import Dataset
+from hashbench.errors import HashbenchError
+
+FeatureFunction = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    compute: FeatureFunction
+    description: str
+    #: Bump when the computation changes, so stale cache entries are never read.
+    version: int = 1
+    cache: bool = True
+
+
+_FEATURES: dict[str, Feature] = {}
+
+
+def register_feature(
+    name: str, description: str, version: int = 1, cache: bool = True
+) -> Callable[[FeatureFunction], FeatureFunction]:
+    def decorate(function: FeatureFunction) -> FeatureFunction:
+        _FEATURES[name] = Feature(name, function, description, version, cache)
+        return function
+
+    return decorate
+
+
+def list_features() -> list[Feature]:
+    return [_FEATURES[name] for name in sorted(_FEATURES)]
+
+
+def get_feature(name: str) -> Feature:
+    if name not in _FEATURES:
+        known = ", ".join(sorted(_FEATURES))
+        raise HashbenchError(f"unknown feature {name!r}; known features: {known}")
+    return _FEATURES[name]
+
+
+def compute_features(dataset: Dataset, name: str) -> np.ndarray:
+    """float32 (n, d) features of every image of ``dataset``, from the cache when possible."""
+    feature = get_feature(name)
+
+    def compute() -> np.ndarray:
+        return np.ascontiguousarray(feature.compute(dataset.images), dtype=np.float32)
+
+    if not feature.cache:
+        return compute()
+    key = f"{dataset.checksum[:20]}-{feature.name}-v{feature.version}"
+    return cached_array("features", key, compute)
+
+
+@register_feature("pixels", "raw pixel intensities scaled to [0, 1], flattened", cache=False)
+def pixel_features(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0

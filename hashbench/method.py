@@ -1,0 +1,122 @@
+"""The contract every hashing method follows: ``fit`` on training data, then ``encode``.
+
+Modelled on scikit-learn's estimators. ``__init__`` only stores hyper-parameters; ``fit``
+learns and returns ``self``; learned state lives in attributes ending in ``_``. The base class
+owns the checks every method needs (bits honoured, encode before fit refused, codes returned
+as ``{0,1}`` uint8), so a method file holds only what makes the method itself: ``_fit`` and
+``_encode``.
+
+Three kinds of method fit this one interface:
+
+* non-deep methods (``input_kind = "features"``) receive feature vectors, float32 (n, d);
+* deep methods (``input_kind = "images"``) receive uint8 images (n, H, W, C);
+* asymmetric methods (ADSH) learn the database codes themselves and override
+  :meth:`HashingMethod.encode_database`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from hashbench.errors import HashbenchError
+
+InputKind = Literal["features", "images"]
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One split of a data set as a method sees it.
+
+    ``indices`` are positions in the full data set, so that an asymmetric method can tell
+    which database items it has already coded during training. ``labels`` are class ids of
+    shape (n,) or multi-hot (n, C).
+    """
+
+    indices: np.ndarray
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class HashingMethod(ABC):
+    """Base class of every registered method.
+
+    Subclasses define ``__init__(self, bits, seed=0, *, <hyper-parameters with defaults>)``
+    storing each argument under its own name, and implement ``_fit`` and ``_encode``.
+    ``_encode`` may return real values (the sign gives the bit: > 0 is 1) or booleans.
+    """
+
+    name: ClassVar[str] = ""
+    input_kind: ClassVar[InputKind] = "features"
+    #: Whether the method uses training labels; the table and records report it.
+    supervised: ClassVar[bool] = False
+    #: A directory the runner lends the method for checkpoints, so an interrupted fit can
+    #: resume; ``None`` outside the runner. Not a hyper-parameter.
+    workspace: Path | None = None
+    #: Methods that train in epochs append one dict per epoch (``epoch``, ``loss``,
+    #: ``val_map``, ...) to ``history_``; the runner stores it in the run's record.
+
+    def __init__(self, bits: int, seed: int = 0) -> None:
+        self.bits = bits
+        self.seed = seed
+
+    # -- hyper-parameters, the scikit-learn way ------------------------------------------
+    @classmethod
+    def param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in signature.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, so a run's config and record name every setting."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    # -- the contract --------------------------------------------------------------------
+    def fit(self, train: Subset, validation: Subset | None = None) -> HashingMethod:
+        """Learn from ``train``; ``validation`` is the only data a method may select on."""
+        if not isinstance(self.bits, int) or self.bits <= 0:
+            raise HashbenchError(f"{self.name}: bits must be a positive integer, got {self.bits!r}")
+        if len(train) == 0:
+            raise HashbenchError(f"{self.name}: the training split is empty")
+        self._fit(train, validation)
+        self.fitted_ = True
+        return self
+
+    def encode(self, inputs: np.ndarray) -> np.ndarray:
+        """Codes for new items (queries, or database items the method has not coded)."""
+        if not getattr(self, "fitted_", False):
+            raise HashbenchError(f"{self.name}: call fit() before encode()")
+        return self._as_bits(self._encode(inputs), len(inputs))
+
+    def encode_database(self, database: Subset) -> np.ndarray:
+        """Codes for the retrieval database; asymmetric methods override this."""
+        return self.encode(database.inputs)
+
+    def _as_bits(self, codes: np.ndarray, n: int) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.shape != (n, self.bits):
+            raise RuntimeError(
+                f"{self.name} produced codes of shape {codes.shape}, expected {(n, self.bits)}"
+            )
+        if codes.dtype == np.bool_:
+            return codes.astype(np.uint8)
+        return (codes > 0).astype(np.uint8)
+
+    @abstractmethod
+    def _fit(self, train: Subset, validation: Subset | None) -> None:
+        """Learn the hash functions; store learned state in attributes ending in ``_``."""
+
+    @abstractmethod
+    def _encode(self, inputs: np.ndarray) -> np.ndarray:
+        """Return (n, bits) real values whose signs are the bits, or booleans."""

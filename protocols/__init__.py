@@ -1,0 +1,1 @@
+"""Declarative protocol files (``*.toml``), installed as ``hashbench.protocols``."""
