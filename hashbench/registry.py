@@ -96,16 +96,20 @@ class MethodRegistry:
         self.get(name)
         return self._origins[name]
 
-    def create(self, name: str, bits: int, seed: int = 0, **params: Any) -> HashingMethod:
-        cls = self.get(name)
-        unknown = sorted(set(params) - set(cls.param_names()))
+    def check_params(self, name: str, params: dict[str, Any]) -> None:
+        """Refuse hyper-parameters the method does not have (``bits`` and ``seed`` included:
+        they are set per run, not per method)."""
+        settable = [p for p in self.get(name).param_names() if p not in ("bits", "seed")]
+        unknown = sorted(set(params) - set(settable))
         if unknown:
-            valid = ", ".join(p for p in cls.param_names() if p not in ("bits", "seed"))
             raise HashbenchError(
-                f"method {name!r} has no parameter {', '.join(unknown)}; "
-                f"its parameters: {valid or '(none)'}"
+                f"method {name!r} has no settable parameter {', '.join(unknown)}; "
+                f"its parameters: {', '.join(settable) or '(none)'}"
             )
-        return cls(bits=bits, seed=seed, **params)
+
+    def create(self, name: str, bits: int, seed: int = 0, **params: Any) -> HashingMethod:
+        self.check_params(name, params)
+        return self.get(name)(bits=bits, seed=seed, **params)
 
 
 REGISTRY = MethodRegistry("hashbench.methods", ENTRY_POINT_GROUP)
@@ -113,3 +117,4 @@ register_method = REGISTRY.register
 list_methods = REGISTRY.names
 get_method = REGISTRY.get
 create_method = REGISTRY.create
+check_params = REGISTRY.check_params

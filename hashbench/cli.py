@@ -1,0 +1,295 @@
+"""The ``hashbench`` command: run, list, table, evaluate.
+
+Every user mistake ends in one line, ``hashbench: error: ...``, exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hashbench.errors import HashbenchError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated names")
+    return names
+
+
+def topk_value(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'all', got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return value
+
+
+def method_setting(text: str) -> tuple[str, str, Any]:
+    """``METHOD.KEY=VALUE``; the value is read as JSON when it parses, else as a string."""
+    target, sep, raw = text.partition("=")
+    method, dot, key = target.partition(".")
+    if not (sep and dot and method and key):
+        raise argparse.ArgumentTypeError(f"expected METHOD.KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return method, key, value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="hashbench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="train, encode and evaluate methods on a protocol; write records and a table",
+        description="Runs every (method, bits, seed) on the data set's protocol. Finished runs "
+        "are kept as records and skipped when the command is repeated (use --force to redo).",
+    )
+    run.add_argument(
+        "--methods",
+        type=name_list,
+        default=("lsh", "itq"),
+        help="comma-separated method names (default: lsh,itq; see `hashbench list`)",
+    )
+    run.add_argument(
+        "--dataset",
+        default="digits",
+        help="data set name, or a path to an image folder or archive "
+        "(default: digits, bundled with scikit-learn)",
+    )
+    run.add_argument("--protocol", help="protocol name or .toml file (default: the data set's own)")
+    run.add_argument(
+        "--bits",
+        type=int_list,
+        help="comma-separated code lengths (default: the protocol's, e.g. 24,48,64,128)",
+    )
+    run.add_argument(
+        "--seeds", type=int_list, default=(0,), help="comma-separated seeds (default: 0)"
+    )
+    run.add_argument(
+        "--feature",
+        default="pixels",
+        help="features for non-deep methods (default: pixels; see `hashbench list`)",
+    )
+    run.add_argument(
+        "--set",
+        dest="settings",
+        type=method_setting,
+        action="append",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="set a method's hyper-parameter (repeatable)",
+    )
+    run.add_argument(
+        "--data-root",
+        type=Path,
+        action="append",
+        help="folder to look for data sets in (repeatable; default: $HASHBENCH_DATA, "
+        "else ./data and ../shared/data)",
+    )
+    run.add_argument(
+        "--image-size",
+        type=int,
+        help="resize every image to this square size (custom image folders)",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="results folder for records, splits and tables (default: results)",
+    )
+    run.add_argument("--force", action="store_true", help="redo runs that already have a record")
+    run.add_argument(
+        "--save-codes",
+        type=Path,
+        metavar="DIR",
+        help="also write each run's codes and labels as DIR/<protocol>/<run>.npz",
+    )
+    run.set_defaults(handler=command_run)
+
+    listing = commands.add_parser("list", help="list methods, data sets, protocols and features")
+    listing.set_defaults(handler=command_list)
+
+    table = commands.add_parser("table", help="turn records into a CSV, Markdown or LaTeX table")
+    table.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="results folder holding records/ (default: results)",
+    )
+    table.add_argument("--format", default="markdown", choices=["csv", "markdown", "latex"])
+    table.add_argument(
+        "--metric",
+        default="map",
+        help="map (the protocol's mAP@K, default), map_tie, or a metric key such as precision@r2",
+    )
+    table.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    table.set_defaults(handler=command_table)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate codes from anywhere: an .npz with query/database codes and labels",
+        description="Reads query_codes, database_codes (n x bits, {0,1} or {-1,+1}), "
+        "query_labels and database_labels (class ids or multi-hot) from an .npz file.",
+    )
+    evaluate.add_argument("codes", type=Path, metavar="CODES.npz")
+    evaluate.add_argument(
+        "--topk",
+        type=topk_value,
+        default=5000,
+        help="K of mAP@K: a positive integer or 'all' (default: 5000)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=command_evaluate)
+    return parser
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from hashbench.fileio import atomic_write_text
+    from hashbench.records import iter_records
+    from hashbench.runner import GridRunner, RunPlan
+    from hashbench.tables import render, summarise
+
+    params: dict[str, dict[str, Any]] = {}
+    for method, key, value in args.settings:
+        params.setdefault(method, {})[key] = value
+    plan = RunPlan(
+        methods=args.methods,
+        dataset=args.dataset,
+        out_dir=args.out,
+        protocol=args.protocol,
+        bits=args.bits,
+        seeds=args.seeds,
+        feature=args.feature,
+        params=params,
+        data_root=tuple(args.data_root) if args.data_root else None,
+        image_size=args.image_size,
+        force=args.force,
+        save_codes=args.save_codes,
+    )
+    runner = GridRunner(plan)
+    outcomes = runner.run()
+    summary = summarise(iter_records(runner.records_dir))
+    for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
+        atomic_write_text(args.out / f"table.{suffix}", render(summary, fmt))
+    done = sum(not outcome.skipped for outcome in outcomes)
+    print(render(summary, "markdown"), end="")
+    print(
+        f"\n{done} run(s) done, {len(outcomes) - done} already recorded; records in "
+        f"{runner.records_dir}, tables in {args.out}/table.{{csv,md,tex}}"
+    )
+
+
+def command_list(args: argparse.Namespace) -> None:
+    from hashbench.datasets import list_datasets
+    from hashbench.features import list_features
+    from hashbench.protocol import list_protocols
+    from hashbench.registry import REGISTRY
+
+    print("Methods:")
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        kind = f"{cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}"
+        print(f"  {name:<10} {kind:<24} {summary}  [{REGISTRY.origin(name)}]")
+    print("Data sets:")
+    for name, description in list_datasets():
+        print(f"  {name:<10} {description}")
+    print("Protocols:")
+    for protocol in list_protocols():
+        print(f"  {protocol.name:<14} {protocol.description}")
+    print("Features:")
+    for feature in list_features():
+        print(f"  {feature.name:<10} {feature.description}")
+
+
+def command_table(args: argparse.Namespace) -> None:
+    from hashbench.fileio import atomic_write_text
+    from hashbench.records import iter_records
+    from hashbench.tables import render, summarise
+
+    records_dir = args.results / "records"
+    if not records_dir.is_dir():
+        raise HashbenchError(
+            f"no records folder {records_dir}; run `hashbench run --out {args.results}` first"
+        )
+    text = render(summarise(iter_records(records_dir), args.metric), args.format)
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        print(text, end="")
+
+
+def command_evaluate(args: argparse.Namespace) -> None:
+    from hashbench.codes_file import load_codes
+    from hashbench.evaluation import evaluate
+
+    bundle = load_codes(args.codes)
+    result = evaluate(
+        bundle.query_codes,
+        bundle.database_codes,
+        bundle.query_labels,
+        bundle.database_labels,
+        topk=args.topk,
+    )
+    if args.json:
+        print(json.dumps({"metrics": result.metrics, "curves": result.curves}, indent=1))
+    else:
+        for key, value in result.metrics.items():
+            print(f"{key:<16} {value:.6f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except HashbenchError as error:
+        print(f"hashbench: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "hashbench: interrupted; finished runs are kept, repeat the command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

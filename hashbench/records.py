@@ -1,0 +1,55 @@
+"""One JSON record per finished run, written atomically, found again by its config hash.
+
+A record is the unit of resumption: a run whose record exists is skipped, a crashed run has
+none. Its file name carries the config hash, so changing any setting (a hyper-parameter, the
+protocol file, the data set's bytes) makes a new record instead of reusing an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hashbench.errors import HashbenchError
+from hashbench.fileio import atomic_write_text
+
+SCHEMA_VERSION = 1
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 of the config's canonical JSON: equal settings give equal hashes."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record_path(records_dir: Path, config: dict[str, Any]) -> Path:
+    name = (
+        f"{config['method']}-{config['bits']}bits-seed{config['seed']}-{config_hash(config)[:12]}"
+    )
+    return records_dir / config["protocol"] / f"{name}.json"
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    record = {"schema": SCHEMA_VERSION, **record}
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HashbenchError(
+            f"cannot read record {path}: {error}; delete it and re-run to redo that run"
+        ) from error
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
+        raise HashbenchError(f"{path} is not a hashbench record (schema {SCHEMA_VERSION})")
+    return record
+
+
+def iter_records(records_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every record under ``records_dir`` (searched recursively), in path order."""
+    for path in sorted(Path(records_dir).rglob("*.json")):
+        yield read_record(path)

@@ -1,0 +1,256 @@
+"""Runs a grid of (method, bits, seed) on one protocol and writes one record per finished run.
+
+Everything the user typed is checked before any work or any write, so bad input leaves the
+results folder untouched. Each run writes its record last and atomically: a crash loses at
+most the run in flight, and the same command resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hashbench import provenance
+from hashbench.codes_file import CodesBundle, save_codes
+from hashbench.dataset import Dataset
+from hashbench.datasets import load_dataset
+from hashbench.errors import HashbenchError
+from hashbench.evaluation import evaluate
+from hashbench.features import compute_features, get_feature
+from hashbench.method import Subset
+from hashbench.protocol import (
+    Protocol,
+    Splits,
+    default_protocol,
+    draw_splits,
+    load_protocol,
+    save_splits,
+)
+from hashbench.records import config_hash, record_path, write_record
+from hashbench.registry import check_params, create_method, get_method
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What ``hashbench run`` was asked to do."""
+
+    methods: tuple[str, ...]
+    dataset: str
+    out_dir: Path
+    protocol: str | None = None
+    bits: tuple[int, ...] | None = None
+    seeds: tuple[int, ...] = (0,)
+    feature: str = "pixels"
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_root: tuple[Path, ...] | None = None
+    image_size: int | None = None
+    force: bool = False
+    save_codes: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: Path
+    skipped: bool
+
+
+def check_plan(plan: RunPlan) -> None:
+    """Reject every mistake that needs no data before anything is loaded or written."""
+    if not plan.methods:
+        raise HashbenchError("no method given; pass --methods, e.g. --methods lsh,itq")
+    for name in plan.methods:
+        get_method(name)
+    for name, overrides in plan.params.items():
+        if name not in plan.methods:
+            raise HashbenchError(
+                f"--set names method {name!r}, which is not in --methods {','.join(plan.methods)}"
+            )
+        check_params(name, overrides)
+    for bits in plan.bits or ():
+        if bits <= 0:
+            raise HashbenchError(f"bits must be positive integers, got {bits}")
+    for seed in plan.seeds:
+        if seed < 0:
+            raise HashbenchError(f"seeds must be non-negative integers, got {seed}")
+    if any(get_method(name).input_kind == "features" for name in plan.methods):
+        get_feature(plan.feature)
+
+
+def splits_checksum(splits: Splits) -> str:
+    digest = hashlib.sha256()
+    for name in ("query", "train", "validation", "database"):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(getattr(splits, name), dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+class GridRunner:
+    """Holds the loaded data set, protocol and splits while the grid runs."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        check_plan(plan)
+        self.plan = plan
+        self.dataset: Dataset = load_dataset(plan.dataset, plan.data_root, plan.image_size)
+        self.protocol: Protocol = (
+            load_protocol(plan.protocol) if plan.protocol else default_protocol(self.dataset.name)
+        )
+        self.bits = plan.bits or self.protocol.bits
+        self.splits = {seed: draw_splits(self.protocol, self.dataset, seed) for seed in plan.seeds}
+        self._features: np.ndarray | None = None
+        self._features_seconds = 0.0
+
+    @property
+    def records_dir(self) -> Path:
+        return self.plan.out_dir / "records"
+
+    def splits_path(self, seed: int) -> Path:
+        stem = f"{self.dataset.name}-{self.dataset.checksum[:12]}-seed{seed}"
+        return self.plan.out_dir / "splits" / self.protocol.name / f"{stem}.npz"
+
+    def inputs_for(self, input_kind: str) -> np.ndarray:
+        if input_kind == "images":
+            return self.dataset.images
+        if self._features is None:
+            started = time.perf_counter()
+            self._features = compute_features(self.dataset, self.plan.feature)
+            self._features_seconds = time.perf_counter() - started
+        return self._features
+
+    def config(self, name: str, bits: int, seed: int) -> dict[str, Any]:
+        params = self.plan.params.get(name, {})
+        method = create_method(name, bits=bits, seed=seed, **params)
+        tunables = {k: v for k, v in method.get_params().items() if k not in ("bits", "seed")}
+        return {
+            "method": name,
+            "params": tunables,
+            "bits": bits,
+            "seed": seed,
+            "dataset": self.dataset.name,
+            "dataset_checksum": self.dataset.checksum,
+            "image_size": self.plan.image_size,
+            "protocol": self.protocol.name,
+            "protocol_checksum": self.protocol.checksum,
+            "feature": self.plan.feature if method.input_kind == "features" else None,
+        }
+
+    def codes_path(self, record: Path) -> Path | None:
+        if self.plan.save_codes is None:
+            return None
+        return self.plan.save_codes / self.protocol.name / f"{record.stem}.npz"
+
+    def run(self) -> list[RunOutcome]:
+        grid = [(m, b, s) for s in self.plan.seeds for m in self.plan.methods for b in self.bits]
+        outcomes = []
+        progress = tqdm(grid, desc="runs", unit="run", leave=False)
+        for name, bits, seed in progress:
+            progress.set_postfix_str(f"{name} {bits} bits seed {seed}")
+            outcomes.append(self.run_one(name, bits, seed))
+        return outcomes
+
+    def run_one(self, name: str, bits: int, seed: int) -> RunOutcome:
+        config = self.config(name, bits, seed)
+        path = record_path(self.records_dir, config)
+        codes_path = self.codes_path(path)
+        done = path.exists() and (codes_path is None or codes_path.exists())
+        if done and not self.plan.force:
+            return RunOutcome(path, skipped=True)
+
+        started_at = datetime.now(timezone.utc)
+        wall = time.perf_counter()
+        method = create_method(name, bits=bits, seed=seed, **self.plan.params.get(name, {}))
+        workspace = self.plan.out_dir / "checkpoints" / path.stem
+        method.workspace = workspace
+        inputs = self.inputs_for(method.input_kind)
+        splits = self.splits[seed]
+        labels = self.dataset.labels
+
+        def subset(indices: np.ndarray) -> Subset:
+            return Subset(indices=indices, inputs=inputs[indices], labels=labels[indices])
+
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        method.fit(subset(splits.train), subset(splits.validation))
+        timings["fit_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        query_codes = method.encode(inputs[splits.query])
+        database_codes = method.encode_database(subset(splits.database))
+        timings["encode_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        evaluation = evaluate(
+            query_codes,
+            database_codes,
+            labels[splits.query],
+            labels[splits.database],
+            topk=self.protocol.topk,
+        )
+        timings["evaluate_s"] = time.perf_counter() - clock
+        if method.input_kind == "features":
+            timings["features_s"] = self._features_seconds
+
+        if codes_path is not None:
+            save_codes(
+                codes_path,
+                CodesBundle(
+                    query_codes=query_codes,
+                    database_codes=database_codes,
+                    query_labels=labels[splits.query],
+                    database_labels=labels[splits.database],
+                ),
+            )
+        if not self.splits_path(seed).exists():
+            save_splits(self.splits_path(seed), splits)
+        timings["wall_s"] = time.perf_counter() - wall
+        write_record(
+            path,
+            {
+                "config": config,
+                "config_hash": config_hash(config),
+                "method": name,
+                "method_origin": type(method).__module__,
+                "input_kind": method.input_kind,
+                "supervised": method.supervised,
+                "bits": bits,
+                "seed": seed,
+                "dataset": {
+                    "name": self.dataset.name,
+                    "checksum": self.dataset.checksum,
+                    "source": self.dataset.source,
+                    "size": len(self.dataset),
+                },
+                "protocol": {
+                    "name": self.protocol.name,
+                    "checksum": self.protocol.checksum,
+                    "topk": self.protocol.topk,
+                    "relevance": self.protocol.relevance,
+                },
+                "splits": {
+                    "file": str(self.splits_path(seed).relative_to(self.plan.out_dir)),
+                    "checksum": splits_checksum(splits),
+                    "sizes": {
+                        k: int(len(getattr(splits, k)))
+                        for k in ("query", "train", "validation", "database")
+                    },
+                },
+                "metrics": evaluation.metrics,
+                "curves": evaluation.curves,
+                "history": getattr(method, "history_", None),
+                "timings": timings,
+                "provenance": {
+                    "command": provenance.command_line(),
+                    "git": provenance.git_state(),
+                    "software": provenance.software(),
+                    "hardware": provenance.hardware(),
+                    "started_at": started_at.isoformat(timespec="seconds"),
+                },
+            },
+        )
+        shutil.rmtree(workspace, ignore_errors=True)
+        return RunOutcome(path, skipped=False)

@@ -1,0 +1,138 @@
+"""The command line as a user meets it: the main job, resumption, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hashbench.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    assert status == 2
+    assert err.startswith("hashbench") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_main_job_on_digits_writes_records_and_tables_then_resumes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16,32",
+                                "--seeds", "0,1", "--out", str(out))  # fmt: skip
+    assert status == 0
+    assert "4 run(s) done, 0 already recorded" in stdout
+    records = sorted((out / "records" / "digits").glob("*.json"))
+    assert len(records) == 4
+    record = json.loads(records[0].read_text())
+    for key in ("metrics", "timings", "provenance", "splits", "config_hash", "dataset"):
+        assert key in record
+    assert record["provenance"]["command"].startswith("hashbench run")
+    assert record["dataset"]["checksum"] and record["protocol"]["checksum"]
+    assert (out / record["splits"]["file"]).exists()
+    assert {"table.csv", "table.md", "table.tex"} <= {p.name for p in out.iterdir()}
+
+    before = records[0].stat().st_mtime_ns
+    status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16,32",
+                                "--seeds", "0,1", "--out", str(out))  # fmt: skip
+    assert "0 run(s) done, 4 already recorded" in stdout
+    assert records[0].stat().st_mtime_ns == before
+
+    status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16",
+                                "--seeds", "0", "--out", str(out), "--force")  # fmt: skip
+    assert "1 run(s) done, 0 already recorded" in stdout
+
+
+def test_saved_codes_re_evaluate_to_the_recorded_number(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out, codes = tmp_path / "results", tmp_path / "codes"
+    status, _, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "32", "--out", str(out),
+                           "--save-codes", str(codes))  # fmt: skip
+    assert status == 0
+    [record_file] = (out / "records").rglob("*.json")
+    [codes_file] = codes.rglob("*.npz")
+    assert codes_file.stem == record_file.stem
+    status, stdout, _ = run_cli(capsys, "evaluate", str(codes_file), "--topk", "all", "--json")
+    assert status == 0
+    recorded = json.loads(record_file.read_text())["metrics"]["map@all"]
+    assert json.loads(stdout)["metrics"]["map@all"] == pytest.approx(recorded, abs=1e-12)
+
+
+@pytest.fixture
+def corrupt_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "corrupt"
+    for part in ("train", "test"):
+        (root / part / "cat").mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / part / "cat" / "ok.png")
+    (root / "train" / "cat" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+@pytest.fixture
+def empty_folder(tmp_path: Path) -> Path:
+    (tmp_path / "empty" / "train" / "cat").mkdir(parents=True)
+    return tmp_path / "empty"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["run", "--methods", "lsh,nosuch"], ["unknown method 'nosuch'", "lsh"]),
+        (["run", "--methods", "lsh", "--dataset", "nosuchset"], ["nosuchset"]),
+        (["run", "--methods", "lsh", "--protocol", "nosuchprotocol"], ["nosuchprotocol"]),
+        (["run", "--methods", "lsh", "--bits", "0"], ["bits"]),
+        (["run", "--methods", "lsh", "--bits", "16,x"], ["integers"]),
+        (["run", "--methods", "lsh", "--set", "lsh.colour=1"], ["colour"]),
+        (["run", "--methods", "lsh", "--feature", "nosuchfeature"], ["nosuchfeature"]),
+        (["evaluate", "missing.npz"], ["missing.npz"]),
+        (["table", "--results", "nowhere"], ["nowhere"]),
+    ],
+)
+def test_bad_input_gets_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    args: list[str], fragments: list[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results"
+    extra = ["--out", str(out)] if args[0] == "run" else []
+    try:
+        status = main([*args, *extra])
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    assert_one_line_error(status, capsys.readouterr().err, *fragments)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("folder", "fragments"), [("corrupt_folder", ["broken.jpg"]), ("empty_folder", ["no images"])]
+)
+def test_bad_data_gets_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, request: pytest.FixtureRequest,
+    folder: str, fragments: list[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "results"
+    dataset = request.getfixturevalue(folder)
+    status, _, err = run_cli(capsys, "run", "--methods", "lsh", "--dataset", str(dataset),
+                             "--out", str(out))  # fmt: skip
+    assert_one_line_error(status, err, *fragments)
+    assert not out.exists()
+
+
+def test_malformed_codes_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "codes.npz"
+    np.savez(path, query_codes=np.zeros((3, 8)), database_codes=np.zeros((5, 8)))
+    status, _, err = run_cli(capsys, "evaluate", str(path))
+    assert_one_line_error(status, err, "codes.npz", "query_labels")

@@ -1,0 +1,99 @@
+"""Tables from records: means and deviations computed by hand, best per column, valid LaTeX."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hashbench.errors import HashbenchError
+from hashbench.tables import render, summarise
+
+
+def record(method: str, bits: int, seed: int, value: float, protocol: str = "cifar10-dmrh") -> dict:
+    return {
+        "method": method,
+        "bits": bits,
+        "seed": seed,
+        "dataset": {"name": "cifar10"},
+        "protocol": {"name": protocol, "topk": 5000},
+        "metrics": {"map@5000": value, "precision@r2": value / 2},
+    }
+
+
+RECORDS = [
+    record("itq", 24, 0, 0.30),
+    record("itq", 24, 1, 0.34),
+    record("lsh", 24, 0, 0.20),
+    record("lsh", 24, 1, 0.22),
+    record("lsh", 48, 0, 0.40),
+    record("my_method", 48, 0, 0.10),
+]
+
+
+def test_summary_means_and_sample_deviations() -> None:
+    summary = summarise(RECORDS).set_index(["method", "bits"])
+    assert summary.loc[("itq", 24), "mean"] == pytest.approx(0.32)
+    assert summary.loc[("itq", 24), "std"] == pytest.approx(0.0282842712)  # sqrt(0.0008)
+    assert summary.loc[("itq", 24), "seeds"] == 2
+    assert summary.loc[("lsh", 48), "seeds"] == 1
+
+
+def test_rows_follow_the_paper_order_then_alphabetical() -> None:
+    assert list(dict.fromkeys(summarise(RECORDS)["method"])) == ["lsh", "itq", "my_method"]
+
+
+def test_metric_choice_and_unknown_metric() -> None:
+    summary = summarise(RECORDS, "precision@r2").set_index(["method", "bits"])
+    assert summary.loc[("lsh", 48), "mean"] == pytest.approx(0.20)
+    with pytest.raises(HashbenchError, match="no metric 'recall'"):
+        summarise(RECORDS, "recall")
+    with pytest.raises(HashbenchError, match="no records"):
+        summarise([])
+
+
+def test_csv_is_tidy_and_reloads() -> None:
+    frame = pd.read_csv(io.StringIO(render(summarise(RECORDS), "csv")))
+    assert list(frame.columns) == [
+        "method",
+        "dataset",
+        "protocol",
+        "bits",
+        "metric",
+        "mean",
+        "std",
+        "seeds",
+    ]
+    assert len(frame) == 4
+
+
+def test_markdown_bolds_the_best_per_column_and_shows_deviation() -> None:
+    lines = render(summarise(RECORDS), "markdown").splitlines()
+    assert lines[0] == "| Method | cifar10-dmrh 24 bits | cifar10-dmrh 48 bits |"
+    assert lines[2] == "| LSH | 0.2100 ± 0.0141 | **0.4000** |"
+    assert lines[3] == "| ITQ | **0.3200 ± 0.0283** | – |"
+    assert lines[4] == "| MY_METHOD | – | 0.1000 |"
+
+
+def test_latex_rows_have_one_cell_per_column() -> None:
+    text = render(summarise(RECORDS), "latex")
+    assert "\\toprule" in text and "\\midrule" in text and "\\bottomrule" in text
+    body = [line for line in text.splitlines() if line.endswith("\\\\")]
+    assert all(line.count("&") == 2 for line in body[1:])
+    assert "MY\\_METHOD" in text and "\\textbf{0.4000}" in text
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles_in_a_booktabs_document(tmp_path: Path) -> None:
+    table = render(summarise(RECORDS), "latex")
+    document = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+    (tmp_path / "table.tex").write_text(document + table + "\\end{document}\n")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "table.tex"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
