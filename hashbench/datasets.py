@@ -1,0 +1,96 @@
+"""Data sets by name or by path: the one entry point the runner and the CLI load data through."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hashbench.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
+from hashbench.dataset import Dataset
+from hashbench.errors import HashbenchError
+from hashbench.imagefolder import is_archive, load_image_folder, resize_images
+
+Loader = Callable[[list[Path], int | None], Dataset]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    description: str
+    load: Loader
+
+
+def default_data_roots() -> list[Path]:
+    """``$HASHBENCH_DATA`` (``os.pathsep``-separated), else ``./data`` and ``../shared/data``."""
+    if os.environ.get("HASHBENCH_DATA"):
+        return [Path(p) for p in os.environ["HASHBENCH_DATA"].split(os.pathsep) if p]
+    return [Path("data"), Path("../shared/data")]
+
+
+def load_digits(roots: list[Path], image_size: int | None = None) -> Dataset:
+    """scikit-learn's bundled 8x8 digits, 0..16 scaled to 0..255: no download, ever."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    images = np.rint(digits.images * (255 / 16)).astype(np.uint8)[..., None]
+    labels = digits.target.astype(np.int64)
+    checksum = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    return Dataset(
+        name="digits",
+        images=resize_images(images, image_size),
+        labels=labels,
+        parts={"all": np.arange(len(labels), dtype=np.int64)},
+        class_names=tuple(str(d) for d in range(10)),
+        checksum=checksum,
+        source="scikit-learn (bundled)",
+    )
+
+
+_DATASETS = {
+    "cifar10": _Entry(
+        "CIFAR-10: 60,000 32x32 colour images, 10 classes, parts train (50,000) / test (10,000)",
+        load_cifar10,
+    ),
+    "digits": _Entry(
+        "scikit-learn's handwritten digits: 1,797 8x8 grey images, 10 classes (bundled)",
+        load_digits,
+    ),
+}
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    return [(name, entry.description) for name, entry in sorted(_DATASETS.items())]
+
+
+def load_dataset(
+    name_or_path: str,
+    data_root: Sequence[Path] | Path | None = None,
+    image_size: int | None = None,
+) -> Dataset:
+    """A known data set by name, or an image folder or archive of one by path."""
+    if image_size is not None and image_size <= 0:
+        raise HashbenchError(f"image size must be a positive integer, got {image_size}")
+    if name_or_path in _DATASETS:
+        if data_root is None:
+            roots = default_data_roots()
+        elif isinstance(data_root, (str, Path)):
+            roots = [Path(data_root)]
+        else:
+            roots = [Path(root) for root in data_root]
+        return _DATASETS[name_or_path].load(roots, image_size)
+    path = Path(name_or_path)
+    if path.name in (PYTHON_DIRECTORY, PYTHON_ARCHIVE) and path.exists():
+        return load_cifar10_python(path, image_size)
+    if path.is_dir() or (path.is_file() and is_archive(path)):
+        return load_image_folder(path, image_size)
+    known = ", ".join(_DATASETS)
+    what = "is not an image folder or archive (.tar, .tar.gz, .tgz, .zip)"
+    raise HashbenchError(
+        f"unknown data set {name_or_path!r}: not a known name ({known}) and "
+        f"{what if path.exists() else 'no such file or folder'}; "
+        "pass a known name or the path to an image folder or archive"
+    )

@@ -1,0 +1,61 @@
+"""Shared fixtures: a private cache for every test, and the real CIFAR-10 once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hashbench.dataset import Dataset
+from hashbench.datasets import load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+CIFAR10_ARCHIVE = "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test decodes and caches into its own folder, never into the user's cache."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("HASHBENCH_CACHE", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar10_archive() -> Path:
+    """The real CIFAR-10 image-folder archive; CI has it, so its absence fails the tests."""
+    roots = [Path(p) for p in os.environ.get("HASHBENCH_DATA", "").split(os.pathsep) if p]
+    roots.append(REPO.parent / "shared" / "data")
+    for root in roots:
+        if (root / CIFAR10_ARCHIVE).is_file():
+            return root / CIFAR10_ARCHIVE
+    pytest.fail(
+        f"the real CIFAR-10 ({CIFAR10_ARCHIVE}) is in none of {', '.join(map(str, roots))}; "
+        "set HASHBENCH_DATA to the folder holding it"
+    )
+
+
+@pytest.fixture(scope="session")
+def cifar10_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache the real CIFAR-10 is decoded into, shared by the whole session."""
+    return tmp_path_factory.mktemp("cifar10-cache")
+
+
+@pytest.fixture(scope="session")
+def cifar10_root(cifar10_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding nothing but a link to the archive, so that no other release of
+    CIFAR-10 lying beside the archive can be picked instead."""
+    root = tmp_path_factory.mktemp("cifar10-root")
+    (root / CIFAR10_ARCHIVE).symlink_to(cifar10_archive)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar10(cifar10_root: Path, cifar10_cache: Path) -> Dataset:
+    """The real CIFAR-10 through ``load_dataset("cifar10")``, decoded once per session."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HASHBENCH_CACHE", str(cifar10_cache))
+        return load_dataset("cifar10", data_root=cifar10_root)
