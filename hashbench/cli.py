@@ -160,6 +160,27 @@ def build_parser() -> Parser:
     table.add_argument("--output", type=Path, help="write to this file instead of stdout")
     table.set_defaults(handler=command_table)
 
+    figure = commands.add_parser(
+        "figure", help="draw a figure from records: regions, convergence or pr (PNG and PDF)"
+    )
+    figure.add_argument(
+        "kind",
+        choices=["regions", "convergence", "pr"],
+        help="regions: mAP against N; convergence: loss and validation mAP "
+        "against epoch; pr: precision-recall per method",
+    )
+    figure.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="results folder holding records/ (default: results)",
+    )
+    figure.add_argument("--bits", type=int, help="the code length to draw (convergence, pr)")
+    figure.add_argument(
+        "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"
+    )
+    figure.set_defaults(handler=command_figure)
+
     evaluate = commands.add_parser(
         "evaluate",
         help="evaluate codes from anywhere: an .npz with query/database codes and labels",
@@ -180,6 +201,7 @@ def build_parser() -> Parser:
 
 def command_run(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
+    from hashbench.provenance import command_line
     from hashbench.records import iter_records
     from hashbench.runner import GridRunner, RunPlan
     from hashbench.tables import render, summarise
@@ -200,6 +222,7 @@ def command_run(args: argparse.Namespace) -> None:
         image_size=args.image_size,
         force=args.force,
         save_codes=args.save_codes,
+        command=command_line(args.arguments),
     )
     runner = GridRunner(plan)
     outcomes = runner.run()
@@ -239,19 +262,32 @@ def command_list(args: argparse.Namespace) -> None:
 
 def command_table(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
-    from hashbench.records import iter_records
     from hashbench.tables import render, summarise
 
-    records_dir = args.results / "records"
-    if not records_dir.is_dir():
-        raise HashbenchError(
-            f"no records folder {records_dir}; run `hashbench run --out {args.results}` first"
-        )
-    text = render(summarise(iter_records(records_dir), args.metric), args.format)
+    text = render(summarise(records_in(args.results), args.metric), args.format)
     if args.output:
         atomic_write_text(args.output, text)
     else:
         print(text, end="")
+
+
+def records_in(results: Path) -> list[dict[str, Any]]:
+    from hashbench.records import iter_records
+
+    records_dir = results / "records"
+    if not records_dir.is_dir():
+        raise HashbenchError(
+            f"no records folder {records_dir}; run `hashbench run --out {results}` first"
+        )
+    return list(iter_records(records_dir))
+
+
+def command_figure(args: argparse.Namespace) -> None:
+    from hashbench.figures import make_figure
+
+    stem = args.output or args.results / "figures" / args.kind
+    for path in make_figure(args.kind, records_in(args.results), stem, args.bits):
+        print(path)
 
 
 def command_evaluate(args: argparse.Namespace) -> None:
@@ -275,7 +311,9 @@ def command_evaluate(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(arguments)
+    args.arguments = arguments
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
         handler(args)

@@ -7,6 +7,7 @@ import platform
 import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,5 +69,6 @@ def software() -> dict[str, str]:
     }
 
 
-def command_line() -> str:
-    return " ".join(shlex.quote(part) for part in ["hashbench", *sys.argv[1:]])
+def command_line(arguments: Sequence[str]) -> str:
+    """The ``hashbench`` command as the user could type it again."""
+    return " ".join(shlex.quote(part) for part in ["hashbench", *arguments])

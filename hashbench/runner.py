@@ -54,6 +54,8 @@ class RunPlan:
     image_size: int | None = None
     force: bool = False
     save_codes: Path | None = None
+    #: The command line that asked for this plan, for the records' provenance.
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ class GridRunner:
                 "history": getattr(method, "history_", None),
                 "timings": timings,
                 "provenance": {
-                    "command": provenance.command_line(),
+                    "command": self.plan.command,
                     "git": provenance.git_state(),
                     "software": provenance.software(),
                     "hardware": provenance.hardware(),
