@@ -1,0 +1,88 @@
+"""Codes from anywhere as one .npz: query and database codes with their labels.
+
+``hashbench evaluate CODES.npz`` reads it; ``hashbench run --save-codes`` writes it. Arrays:
+``query_codes`` and ``database_codes`` (n x bits, {0,1} or {-1,+1}; stored as uint8 {0,1}),
+``query_labels`` and ``database_labels`` (class ids (n,) or multi-hot (n, C)).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hashbench.errors import HashbenchError
+from hashbench.fileio import atomic_write
+from hashbench.hamming import as_bits
+from hashbench.relevance import as_labels, check_same_kind
+
+KEYS = ("query_codes", "database_codes", "query_labels", "database_labels")
+
+
+@dataclass(frozen=True)
+class CodesBundle:
+    query_codes: np.ndarray
+    database_codes: np.ndarray
+    query_labels: np.ndarray
+    database_labels: np.ndarray
+
+
+def load_codes(path: Path) -> CodesBundle:
+    """Read and validate; every problem is one HashbenchError line naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise HashbenchError(f"{path}: no such file; expected an .npz with {', '.join(KEYS)}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise HashbenchError(f"{path}: a single .npy array, not an .npz archive")
+        with loaded as archive:
+            missing = [key for key in KEYS if key not in archive.files]
+            if missing:
+                raise HashbenchError(
+                    f"{path}: missing {', '.join(missing)}; expected arrays {', '.join(KEYS)}"
+                )
+            arrays = {key: _read(archive, key, path) for key in KEYS}
+    except HashbenchError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        raise HashbenchError(f"{path}: not a readable .npz archive ({error})") from None
+    try:
+        return _validated(CodesBundle(**arrays))
+    except HashbenchError as error:
+        raise HashbenchError(f"{path}: {error}") from None
+
+
+def save_codes(path: Path, bundle: CodesBundle) -> None:
+    """Validate, then write compressed and atomically, codes as uint8 {0,1}."""
+    bundle = _validated(bundle)
+    arrays = {key: getattr(bundle, key) for key in KEYS}
+    atomic_write(Path(path), lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def _read(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise HashbenchError(
+                f"{path}: {key} holds Python objects; store plain numeric arrays"
+            ) from None
+        raise
+
+
+def _validated(bundle: CodesBundle) -> CodesBundle:
+    query_codes = as_bits(bundle.query_codes, "query_codes")
+    database_codes = as_bits(bundle.database_codes, "database_codes")
+    if query_codes.shape[1] != database_codes.shape[1]:
+        raise HashbenchError(
+            f"query_codes have {query_codes.shape[1]} bits but database_codes "
+            f"{database_codes.shape[1]}; they must match"
+        )
+    query_labels = as_labels(bundle.query_labels, len(query_codes), "query_labels")
+    database_labels = as_labels(bundle.database_labels, len(database_codes), "database_labels")
+    check_same_kind(query_labels, database_labels)
+    return CodesBundle(query_codes, database_codes, query_labels, database_labels)

@@ -1,0 +1,220 @@
+"""The one evaluator: mAP@K (fixed and tie-aware), precision within radius 2, precision@N and
+precision-recall by radius, for any codes and labels.
+
+Ranking: the database is ordered by Hamming distance, ties broken by database index (stable,
+deterministic; see :mod:`hashbench.ranking`). Relevance: a query and an item share at least
+one label. Conventions (see :mod:`hashbench.retrieval_metrics`): AP@K divides by the relevant
+items found in the top K, 0 when none; ``topk=None`` or K beyond the database means all of it;
+an empty set has precision 0 and a query with no relevant item has recall 0.
+
+Memory stays bounded: queries go through in chunks (on CPU two at a time, one per worker
+thread), and nothing larger than an int16 chunk of distances is ever materialised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hashbench import ranking, retrieval_metrics
+from hashbench.errors import HashbenchError
+from hashbench.hamming import OffsetDistances, as_bits, max_rows_per_chunk
+from hashbench.relevance import Relevance, as_labels
+
+#: Elements (rows x database) of one chunk: its int16 distances then weigh 24 MB on CPU.
+_CPU_CHUNK_ELEMENTS = 12_000_000
+_CUDA_CHUNK_ELEMENTS = 100_000_000
+_RADIUS = 2
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Means over queries. ``metrics`` keys: ``map@K``/``map@all``, ``map_tie@K``,
+    ``precision@r2``, ``precision@N``; ``curves``: ``pr_radius``, ``pr_precision``,
+    ``pr_recall``, one entry per Hamming radius 0..bits."""
+
+    metrics: dict[str, float]
+    curves: dict[str, list[float]]
+
+
+def evaluate(
+    query_codes: object,
+    database_codes: object,
+    query_labels: object,
+    database_labels: object,
+    *,
+    topk: int | None = 5000,
+    precision_at: Sequence[int] = (100, 1000),
+    device: str | None = None,
+) -> Evaluation:
+    """All metrics in one pass over the queries.
+
+    ``map_tie@K`` is the expected ``map@K`` when the order within each tie of distances is
+    uniformly random: see :func:`hashbench.retrieval_metrics.tie_aware_average_precision`.
+    ``precision@N`` ranks like ``map@K`` and divides by min(N, database size).
+    """
+    search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
+    k = search.cutoff(topk)
+    depths = [_positive(n, "precision_at") for n in precision_at]
+    length = min(max([k, *depths]), search.size)
+    bits = search.bits
+
+    def per_chunk(start: int, stop: int, offset: torch.Tensor) -> dict[str, np.ndarray]:
+        relevant = search.relevance.block(start, stop)
+        all_counts, relevant_counts = ranking.distance_counts(offset, relevant, bits)
+        cutoffs = ranking.cutoff_distances(all_counts, length)
+        columns = ranking.top_columns(offset, bits, length, cutoffs)
+        top = search.relevance.at(start, stop, columns)
+        precision, recall = retrieval_metrics.precision_recall_by_radius(
+            all_counts, relevant_counts
+        )
+        values = {
+            "map": retrieval_metrics.average_precision(top, k),
+            "map_tie": retrieval_metrics.tie_aware_average_precision(
+                all_counts, relevant_counts, k
+            ),
+            "precision@r2": retrieval_metrics.precision_within_radius(
+                all_counts, relevant_counts, _RADIUS
+            ),
+            "pr_precision": precision,
+            "pr_recall": recall,
+        }
+        for n in depths:
+            values[f"precision@{n}"] = retrieval_metrics.precision_at(top, n)
+        return values
+
+    means = search.mean(per_chunk)
+    suffix = "all" if topk is None else str(topk)
+    metrics = {f"map@{suffix}": means.pop("map"), f"map_tie@{suffix}": means.pop("map_tie")}
+    curves = {
+        "pr_radius": [float(r) for r in range(bits + 1)],
+        "pr_precision": means.pop("pr_precision").tolist(),
+        "pr_recall": means.pop("pr_recall").tolist(),
+    }
+    metrics.update({name: float(value) for name, value in means.items()})
+    metrics = {name: float(value) for name, value in metrics.items()}
+    return Evaluation(metrics=metrics, curves=curves)
+
+
+def mean_average_precision(
+    query_codes: object,
+    database_codes: object,
+    query_labels: object,
+    database_labels: object,
+    topk: int | None,
+    device: str | None = None,
+) -> float:
+    """mAP@topk alone (``None``: the whole database), as in :func:`evaluate`, but faster:
+    no distance histograms, the cut-off distances are estimated instead."""
+    search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
+    k = search.cutoff(topk)
+    bits = search.bits
+
+    def per_chunk(start: int, stop: int, offset: torch.Tensor) -> dict[str, np.ndarray]:
+        top = search.relevance.at(start, stop, ranking.top_columns(offset, bits, k))
+        return {"map": retrieval_metrics.average_precision(top, k)}
+
+    return float(search.mean(per_chunk)["map"])
+
+
+def _positive(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise HashbenchError(f"{what} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _resolve_device(device: str | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise HashbenchError(f"unknown device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise HashbenchError(f"device {device!r} requested but torch sees no CUDA device")
+    if resolved.type not in ("cpu", "cuda"):
+        raise HashbenchError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    return resolved
+
+
+#: Per-query values for the query rows start:stop, given their offset distances.
+PerChunk = Callable[[int, int, torch.Tensor], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class _Search:
+    """Validated codes and labels, and the chunked loop over queries."""
+
+    queries: np.ndarray
+    distances: OffsetDistances
+    relevance: Relevance
+    device: torch.device
+
+    @classmethod
+    def build(
+        cls,
+        query_codes: object,
+        database_codes: object,
+        query_labels: object,
+        database_labels: object,
+        device: str | None,
+    ) -> _Search:
+        queries = as_bits(query_codes, "query codes")
+        database = as_bits(database_codes, "database codes")
+        if queries.shape[1] != database.shape[1]:
+            raise HashbenchError(
+                f"query codes have {queries.shape[1]} bits but database codes "
+                f"{database.shape[1]}; they must match"
+            )
+        max_rows_per_chunk(queries.shape[1])
+        query_labels = as_labels(query_labels, len(queries), "query labels")
+        database_labels = as_labels(database_labels, len(database), "database labels")
+        resolved = _resolve_device(device)
+        return cls(
+            queries=queries,
+            distances=OffsetDistances(database, resolved),
+            relevance=Relevance(query_labels, database_labels, resolved),
+            device=resolved,
+        )
+
+    @property
+    def bits(self) -> int:
+        return self.distances.bits
+
+    @property
+    def size(self) -> int:
+        return self.distances.size
+
+    def cutoff(self, topk: int | None) -> int:
+        """K clipped to the database: None or anything larger means all of it."""
+        return self.size if topk is None else min(_positive(topk, "topk"), self.size)
+
+    def mean(self, per_chunk: PerChunk) -> dict[str, np.ndarray]:
+        """Means over all queries of the per-query arrays ``per_chunk`` returns."""
+        totals: dict[str, np.ndarray] = {}
+        for values in self._chunks(per_chunk):
+            for name, value in values.items():
+                total = value.sum(axis=0)
+                totals[name] = totals[name] + total if name in totals else total
+        return {name: total / len(self.queries) for name, total in totals.items()}
+
+    def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
+        budget = _CUDA_CHUNK_ELEMENTS if self.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
+        rows = max(1, min(budget // self.size, max_rows_per_chunk(self.bits)))
+        starts = range(0, len(self.queries), rows)
+
+        def run(start: int) -> dict[str, np.ndarray]:
+            stop = min(start + rows, len(self.queries))
+            return per_chunk(start, stop, self.distances(self.queries[start:stop]))
+
+        if self.device.type == "cuda":
+            yield from map(run, starts)
+            return
+        # numpy releases the GIL in its loops, so threads keep every core busy.
+        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+            yield from pool.map(run, starts)

@@ -1,0 +1,86 @@
+"""Who is relevant to whom: a query and a database item are relevant when they share a label."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hashbench.errors import HashbenchError
+
+
+def as_labels(labels: object, count: int, what: str) -> np.ndarray:
+    """Validate class ids (n,) as int64 or multi-hot (n, C) as uint8 {0,1}."""
+    array = np.asarray(labels)
+    if array.dtype.kind not in "biuf":
+        raise HashbenchError(f"{what}: expected numeric labels, got dtype {array.dtype}")
+    if array.ndim not in (1, 2):
+        raise HashbenchError(
+            f"{what}: expected class ids (n,) or multi-hot (n, C), got shape {array.shape}"
+        )
+    if len(array) != count:
+        raise HashbenchError(f"{what}: {len(array)} labels for {count} codes")
+    if array.ndim == 1:
+        if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+            raise HashbenchError(f"{what}: class ids must be whole numbers")
+        return array.astype(np.int64)
+    if not ((array == 0) | (array == 1)).all():
+        raise HashbenchError(f"{what}: multi-hot labels must be 0 or 1")
+    return array.astype(np.uint8)
+
+
+def label_kind(labels: np.ndarray) -> str:
+    return "class ids" if labels.ndim == 1 else f"multi-hot with {labels.shape[1]} classes"
+
+
+def check_same_kind(query_labels: np.ndarray, database_labels: np.ndarray) -> None:
+    """Class ids against class ids, multi-hot against multi-hot of the same width."""
+    if query_labels.shape[1:] != database_labels.shape[1:]:
+        raise HashbenchError(
+            f"query labels are {label_kind(query_labels)} but database labels are "
+            f"{label_kind(database_labels)}; both must be of the same kind"
+        )
+
+
+class Relevance:
+    """Relevance of query rows to database items, as bool tensors on one device."""
+
+    def __init__(
+        self, query_labels: np.ndarray, database_labels: np.ndarray, device: torch.device
+    ) -> None:
+        check_same_kind(query_labels, database_labels)
+        self.device = device
+        self.multi_label = query_labels.ndim == 2
+        if self.multi_label:
+            # Items are relevant when the product of multi-hot rows is positive: exact for
+            # 0/1 inputs with fp32 accumulation, even in reduced-precision matmul modes.
+            dtype = torch.bfloat16 if device.type == "cpu" else torch.float32
+            self._query = torch.from_numpy(query_labels).to(device, dtype)
+            self._database = torch.from_numpy(database_labels).to(device, dtype).T.contiguous()
+            return
+        # Dense small ids keep the per-item lookups in cache.
+        everything = np.concatenate([query_labels, database_labels])
+        classes, dense = np.unique(everything, return_inverse=True)
+        dense = dense.astype(np.uint8 if len(classes) <= 256 else np.int32)
+        self._query = torch.from_numpy(dense[: len(query_labels)]).to(device)
+        self._database = torch.from_numpy(dense[len(query_labels) :]).to(device)
+
+    def block(self, start: int, stop: int) -> torch.Tensor:
+        """bool (rows, database size)."""
+        if self.multi_label:
+            return (self._query[start:stop] @ self._database) > 0
+        return self._query[start:stop, None] == self._database[None, :]
+
+    def at(self, start: int, stop: int, columns: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """bool (rows, n): relevance of row r to database item ``columns[r, i]``.
+
+        ``columns`` is a numpy array on CPU (numpy gathers a few times faster than torch
+        there), a tensor on CUDA.
+        """
+        if isinstance(columns, torch.Tensor):
+            if self.multi_label:
+                return self.block(start, stop).gather(1, columns)
+            return self._database[columns] == self._query[start:stop, None]
+        if self.multi_label:
+            return torch.from_numpy(np.take_along_axis(self.block(start, stop).numpy(), columns, 1))
+        labels = self._database.numpy().take(columns)
+        return torch.from_numpy(labels == self._query[start:stop, None].numpy())

@@ -1,0 +1,132 @@
+"""The codes file: a round trip keeps everything, and every kind of bad file is one clear line."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashbench.codes_file import CodesBundle, load_codes, save_codes
+from hashbench.errors import HashbenchError
+
+
+def bundle(**change: np.ndarray) -> CodesBundle:
+    arrays = {
+        "query_codes": np.array([[1, -1, 1, 1], [-1, -1, 1, -1]]),
+        "database_codes": np.array([[0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0]], np.uint8),
+        "query_labels": np.array([3, 1]),
+        "database_labels": np.array([1, 3, 3]),
+    }
+    return CodesBundle(**(arrays | change))
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def test_round_trip_stores_codes_as_uint8_bits(tmp_path: Path) -> None:
+    path = tmp_path / "codes.npz"
+    save_codes(path, bundle())
+    loaded = load_codes(path)
+    np.testing.assert_array_equal(loaded.query_codes, [[1, 0, 1, 1], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(loaded.database_codes, bundle().database_codes)
+    np.testing.assert_array_equal(loaded.query_labels, [3, 1])
+    np.testing.assert_array_equal(loaded.database_labels, [1, 3, 3])
+    with np.load(path) as raw:
+        assert raw["query_codes"].dtype == np.uint8
+        assert raw["database_codes"].dtype == np.uint8
+    # Compressed: a zip whose members are deflated.
+    with zipfile.ZipFile(path) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert [p.name for p in tmp_path.iterdir()] == ["codes.npz"]  # no temporary left behind
+
+
+def test_multi_hot_labels_round_trip(tmp_path: Path) -> None:
+    labels = np.array([[1, 0, 1], [0, 0, 1]]), np.array([[1, 1, 0], [0, 0, 0], [0, 1, 1]])
+    path = tmp_path / "multi.npz"
+    save_codes(path, bundle(query_labels=labels[0], database_labels=labels[1]))
+    loaded = load_codes(path)
+    np.testing.assert_array_equal(loaded.query_labels, labels[0])
+    np.testing.assert_array_equal(loaded.database_labels, labels[1])
+
+
+def test_save_refuses_invalid_bundles(tmp_path: Path) -> None:
+    with pytest.raises(HashbenchError, match="query_codes: values must be"):
+        save_codes(tmp_path / "bad.npz", bundle(query_codes=np.array([[0, 1, 2, 1]] * 2)))
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(HashbenchError, match=r"nowhere\.npz: no such file; expected an \.npz"):
+        load_codes(tmp_path / "nowhere.npz")
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"certainly not a zip archive", b"PK\x03\x04 truncated zip header"]
+)
+def test_corrupt_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "corrupt.npz"
+    path.write_bytes(content)
+    with pytest.raises(HashbenchError, match=r"corrupt\.npz: not a readable \.npz archive"):
+        load_codes(path)
+
+
+def test_truncated_archive(tmp_path: Path) -> None:
+    path = tmp_path / "codes.npz"
+    save_codes(path, bundle())
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(HashbenchError, match=r"codes\.npz: not a readable \.npz archive"):
+        load_codes(path)
+
+
+def test_single_npy_array(tmp_path: Path) -> None:
+    path = tmp_path / "codes.npy"
+    np.save(path, np.zeros((2, 4)))
+    with pytest.raises(HashbenchError, match=r"codes\.npy: a single \.npy array, not an \.npz"):
+        load_codes(path)
+
+
+def test_missing_key(tmp_path: Path) -> None:
+    arrays = {key: getattr(bundle(), key) for key in ("query_codes", "database_codes")}
+    path = write_npz(tmp_path / "partial.npz", **arrays, query_labels=np.array([3, 1]))
+    with pytest.raises(HashbenchError, match=r"partial\.npz: missing database_labels; expected"):
+        load_codes(path)
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path: Path) -> None:
+    arrays = {key: getattr(bundle(), key) for key in ("query_codes", "database_codes")}
+    objects = np.array([{"label": 3}, {"label": 1}], dtype=object)
+    path = write_npz(
+        tmp_path / "objects.npz", **arrays, query_labels=objects, database_labels=np.arange(3)
+    )
+    with pytest.raises(HashbenchError, match=r"objects\.npz: query_labels holds Python objects"):
+        load_codes(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"query_codes": np.array([1, 0, 1, 1])}, r"query_codes: expected a 2-D array"),
+        ({"database_codes": np.zeros((3, 5))}, r"query_codes have 4 bits but database_codes 5"),
+        ({"database_codes": np.full((3, 4), 0.5)}, r"database_codes: values must be .*found 0.5"),
+        ({"query_labels": np.array([3, 1, 1])}, r"query_labels: 3 labels for 2 codes"),
+        ({"database_labels": np.eye(3)}, r"query labels are class ids but database labels are"),
+        (
+            {"query_labels": np.eye(2, 4), "database_labels": np.eye(3)},
+            r"query labels are multi-hot with 4 classes but database labels are multi-hot with 3",
+        ),
+        ({"query_codes": np.zeros((0, 4))}, r"query_codes: empty array"),
+        (
+            {"database_codes": np.zeros((0, 4)), "database_labels": np.zeros(0)},
+            r"database_codes: empty array",
+        ),
+    ],
+)
+def test_invalid_contents(tmp_path: Path, change: dict, message: str) -> None:
+    arrays = {key: getattr(bundle(**change), key) for key in CodesBundle.__dataclass_fields__}
+    path = write_npz(tmp_path / "invalid.npz", **arrays)
+    with pytest.raises(HashbenchError, match=r"invalid\.npz: " + message):
+        load_codes(path)
