@@ -23,7 +23,7 @@ import torch
 
 from hashbench import ranking, retrieval_metrics
 from hashbench.errors import HashbenchError
-from hashbench.hamming import OffsetDistances, as_bits, max_rows_per_chunk
+from hashbench.hamming import HammingDistances, as_bits
 from hashbench.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk: its int16 distances then weigh 24 MB on CPU.
@@ -62,13 +62,13 @@ def evaluate(
     k = search.cutoff(topk)
     depths = [_positive(n, "precision_at") for n in precision_at]
     length = min(max([k, *depths]), search.size)
-    bits = search.bits
+    bits, bias = search.bits, search.distances.bias
 
-    def per_chunk(start: int, stop: int, offset: torch.Tensor) -> dict[str, np.ndarray]:
+    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
         relevant = search.relevance.block(start, stop)
-        all_counts, relevant_counts = ranking.distance_counts(offset, relevant, bits)
+        all_counts, relevant_counts = ranking.distance_counts(distances, bias, relevant, bits)
         cutoffs = ranking.cutoff_distances(all_counts, length)
-        columns = ranking.top_columns(offset, bits, length, cutoffs)
+        columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
         top = search.relevance.at(start, stop, columns)
         precision, recall = retrieval_metrics.precision_recall_by_radius(
             all_counts, relevant_counts
@@ -89,15 +89,14 @@ def evaluate(
         return values
 
     means = search.mean(per_chunk)
-    suffix = "all" if topk is None else str(topk)
-    metrics = {f"map@{suffix}": means.pop("map"), f"map_tie@{suffix}": means.pop("map_tie")}
     curves = {
         "pr_radius": [float(r) for r in range(bits + 1)],
         "pr_precision": means.pop("pr_precision").tolist(),
         "pr_recall": means.pop("pr_recall").tolist(),
     }
-    metrics.update({name: float(value) for name, value in means.items()})
-    metrics = {name: float(value) for name, value in metrics.items()}
+    suffix = "all" if topk is None else str(topk)
+    names = {"map": f"map@{suffix}", "map_tie": f"map_tie@{suffix}"}
+    metrics = {names.get(name, name): float(value) for name, value in means.items()}
     return Evaluation(metrics=metrics, curves=curves)
 
 
@@ -113,10 +112,10 @@ def mean_average_precision(
     no distance histograms, the cut-off distances are estimated instead."""
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
-    bits = search.bits
+    bits, bias = search.bits, search.distances.bias
 
-    def per_chunk(start: int, stop: int, offset: torch.Tensor) -> dict[str, np.ndarray]:
-        top = search.relevance.at(start, stop, ranking.top_columns(offset, bits, k))
+    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
+        top = search.relevance.at(start, stop, ranking.top_columns(distances, bias, bits, k))
         return {"map": retrieval_metrics.average_precision(top, k)}
 
     return float(search.mean(per_chunk)["map"])
@@ -142,7 +141,7 @@ def _resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
-#: Per-query values for the query rows start:stop, given their offset distances.
+#: Per-query values for the query rows start:stop, given their biased distances.
 PerChunk = Callable[[int, int, torch.Tensor], dict[str, np.ndarray]]
 
 
@@ -151,7 +150,7 @@ class _Search:
     """Validated codes and labels, and the chunked loop over queries."""
 
     queries: np.ndarray
-    distances: OffsetDistances
+    distances: HammingDistances
     relevance: Relevance
     device: torch.device
 
@@ -171,13 +170,12 @@ class _Search:
                 f"query codes have {queries.shape[1]} bits but database codes "
                 f"{database.shape[1]}; they must match"
             )
-        max_rows_per_chunk(queries.shape[1])
         query_labels = as_labels(query_labels, len(queries), "query labels")
         database_labels = as_labels(database_labels, len(database), "database labels")
         resolved = _resolve_device(device)
         return cls(
             queries=queries,
-            distances=OffsetDistances(database, resolved),
+            distances=HammingDistances(database, resolved),
             relevance=Relevance(query_labels, database_labels, resolved),
             device=resolved,
         )
@@ -205,7 +203,7 @@ class _Search:
 
     def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
         budget = _CUDA_CHUNK_ELEMENTS if self.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
-        rows = max(1, min(budget // self.size, max_rows_per_chunk(self.bits)))
+        rows = max(1, budget // self.size)
         starts = range(0, len(self.queries), rows)
 
         def run(start: int) -> dict[str, np.ndarray]:

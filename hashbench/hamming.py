@@ -1,10 +1,9 @@
 """Exact Hamming distances between binary codes: one matrix product per chunk of queries.
 
 With codes as +-1 vectors, ``d(q, x) = (bits - q . x) / 2``, so a whole chunk of distances is
-one GEMM. The constant is folded into the product as an extra column, and every row ``r``
-is shifted by ``r * (bits + 1)``: this "offset distance" matrix gives all rows' histograms
-with one ``bincount`` per row and a sort key that orders by (row, distance) for free, while
-each row still compares like plain distances.
+one GEMM. On CPU it is a bf16 GEMM whose output *bit patterns* are the distances plus a
+constant bias (see ``_BF16_PATTERN_OF_128``): viewed as int16 they compare, sort and count
+like distances, with no conversion pass over the chunk.
 """
 
 from __future__ import annotations
@@ -16,13 +15,13 @@ from hashbench.errors import HashbenchError
 
 #: bf16 holds every integer up to 256 exactly, and in [128, 256] its bit pattern is
 #: 0x4300 + (value - 128). A bf16 product of +-1/2 codes plus constant columns 128 + bits // 2
-#: and (odd bits) 1/2, each exact in bf16, yields the distance in the low bits with no
-#: conversion pass (fp32 accumulation).
+#: and (odd bits) 1/2, each exact in bf16, is 128 + distance, exactly (fp32 accumulation):
+#: viewed as int16 it reads 0x4300 + distance.
 _BF16_MAX_BITS = 128
 _BF16_PATTERN_OF_128 = 0x4300
-#: oneDNN's fast bf16 kernels want the inner dimension in multiples of 32 (65 -> 96: 1.6x).
+#: oneDNN's fast bf16 kernels want the inner dimension in multiples of 32 (66 -> 96: 1.6x).
 _BF16_INNER_MULTIPLE = 32
-_OFFSET_LIMIT = np.iinfo(np.int16).max
+_MAX_BITS = np.iinfo(np.int16).max - _BF16_PATTERN_OF_128
 
 
 def as_bits(codes: object, what: str) -> np.ndarray:
@@ -39,6 +38,8 @@ def as_bits(codes: object, what: str) -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise HashbenchError(f"{what}: empty array of shape {array.shape}")
+    if array.shape[1] > _MAX_BITS:
+        raise HashbenchError(f"{what}: {array.shape[1]} bits; at most {_MAX_BITS} are supported")
     if array.dtype.kind == "b":
         return array.astype(np.uint8)
     ones = array == 1
@@ -50,16 +51,11 @@ def as_bits(codes: object, what: str) -> np.ndarray:
     )
 
 
-def max_rows_per_chunk(bits: int) -> int:
-    """The most query rows whose offset distances still fit int16."""
-    rows = _OFFSET_LIMIT // (bits + 1)
-    if rows < 1:
-        raise HashbenchError(f"codes of {bits} bits are too long; at most {_OFFSET_LIMIT - 1}")
-    return rows
+class HammingDistances:
+    """The database side of the product, prepared once on ``device``; called per query chunk.
 
-
-class OffsetDistances:
-    """The database side of the product, prepared once on ``device``; called per query chunk."""
+    A call returns int16 (rows, database) holding ``distance + bias``, ``bias`` a constant.
+    """
 
     def __init__(self, database_bits: np.ndarray, device: torch.device) -> None:
         self.bits = database_bits.shape[1]
@@ -69,6 +65,7 @@ class OffsetDistances:
         # bf16 products are exact on CPU (fp32 accumulation); CUDA may reduce in bf16, so
         # there the product stays fp32 on +-1 inputs, exact even under TF32.
         self._bf16 = device.type == "cpu" and self.bits <= _BF16_MAX_BITS
+        self.bias = _BF16_PATTERN_OF_128 if self._bf16 else 0
         if self._bf16:
             self._inner = -(-(self.bits + 2) // _BF16_INNER_MULTIPLE) * _BF16_INNER_MULTIPLE
             padded = torch.zeros(self.size, self._inner, device=device)
@@ -79,20 +76,12 @@ class OffsetDistances:
             self._database = signs.T.contiguous()
 
     def __call__(self, query_bits: np.ndarray) -> torch.Tensor:
-        """int16 (rows, database) holding ``d(r, j) + r * (bits + 1)``."""
-        rows = len(query_bits)
-        if rows > max_rows_per_chunk(self.bits):
-            raise ValueError(f"{rows} rows overflow int16 offsets at {self.bits} bits")
         signs = torch.from_numpy(query_bits).to(self.device, torch.float32) * 2 - 1
-        offsets = torch.arange(rows, device=self.device, dtype=torch.int32) * (self.bits + 1)
         if self._bf16:
-            padded = torch.zeros(rows, self._inner, device=self.device)
+            padded = torch.zeros(len(query_bits), self._inner, device=self.device)
             padded[:, : self.bits] = -0.5 * signs
             padded[:, self.bits] = 128 + self.bits // 2
             padded[:, self.bits + 1] = self.bits % 2 / 2
-            product = padded.bfloat16() @ self._database
-            shift = (_BF16_PATTERN_OF_128 - offsets).to(torch.int16)
-            return product.view(torch.int16) - shift[:, None]
+            return (padded.bfloat16() @ self._database).view(torch.int16)
         product = signs @ self._database
-        distances = (self.bits - product) * 0.5 + offsets[:, None]
-        return distances.to(torch.int16)
+        return ((self.bits - product) * 0.5).to(torch.int16)

@@ -1,17 +1,18 @@
 """Rank the database for a chunk of queries by (Hamming distance, database index).
 
-Input is the chunk's offset-distance matrix (``d(r, j) + r * (bits + 1)``, int16, see
-:mod:`hashbench.hamming`) and its relevance block. Two outputs feed every metric:
+Input is the chunk's distance matrix as :class:`hashbench.hamming.HammingDistances` returns
+it: int16 (rows, database), each entry the distance plus a constant ``bias``. Two outputs
+feed every metric:
 
 * ``top_columns``: each row's first ``length`` database indices in the order (distance,
   database index) -- ties broken by the index, stable and deterministic;
 * ``distance_counts``: per row and distance, how many items and how many relevant items.
 
-On CPU, distances take only ``bits + 1`` values, so nothing sorts a whole row: the rows'
-cut-off distances (exact, from the counts, or estimated from a column sample with a safety
-margin and a fallback) select the few candidates, which ``np.flatnonzero`` yields in
-(row, index) order; one sort of unique uint32 keys ``(row, distance, index)`` puts them in
-ranking order. On CUDA a per-row ``topk`` over the same keys does it.
+On CPU nothing sorts a whole row. Distances take only ``bits + 1`` values, so each row's
+cut-off distance (exact, from the counts, or estimated from a column sample with a safety
+margin) selects few candidates, which ``np.flatnonzero`` yields in (row, index) order; one
+sort of unique integer keys ``(row, distance, index)`` puts them in ranking order. A row the
+estimate leaves short takes all its items. On CUDA a per-row ``topk`` over the keys does it.
 """
 
 from __future__ import annotations
@@ -19,42 +20,44 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-#: Estimates read every ``nd // _SAMPLE_COLUMNS``-th column of a row.
+#: The estimate reads every ``size // _SAMPLE_COLUMNS``-th column of a row...
 _SAMPLE_COLUMNS = 4096
-#: Standard deviations of a sample count added to the estimated cut-off.
-_SAFETY_SIGMAS = 4.0
-
-
-def row_offsets(rows: int, bits: int) -> np.ndarray:
-    return np.arange(rows, dtype=np.int64) * (bits + 1)
+#: ...and adds this many standard deviations of the sample count to its quantile.
+_SAFETY_SIGMAS = 3.0
+#: Sort keys are uint32 below this, uint64 above (bigger chunks or databases).
+_UINT32_KEYS_BELOW = 2**32
 
 
 def distance_counts(
-    offset: torch.Tensor, relevant: torch.Tensor, bits: int
+    distances: torch.Tensor, bias: int, relevant: torch.Tensor, bits: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """int64 (rows, bits + 1) counts of all items and of relevant items at each distance."""
-    if offset.device.type == "cpu":
-        both = _pair_counts_numpy(offset.numpy(), relevant.numpy(), bits)
+    if distances.device.type == "cpu":
+        both = _pair_counts_numpy(distances.numpy(), bias, relevant.numpy(), bits)
     else:
-        both = _pair_counts_torch(offset, relevant, bits)
-    both = both.reshape(offset.shape[0], bits + 1, 2).astype(np.int64)
+        both = _pair_counts_torch(distances, bias, relevant, bits)
+    both = both.reshape(distances.shape[0], bits + 1, 2).astype(np.int64)
     return both.sum(axis=2), both[:, :, 1].copy()
 
 
-def _pair_counts_numpy(offsets: np.ndarray, relevant: np.ndarray, bits: int) -> np.ndarray:
+def _pair_counts_numpy(
+    distances: np.ndarray, bias: int, relevant: np.ndarray, bits: int
+) -> np.ndarray:
     """Per row, counts of 2 * distance + relevant: both histograms in one pass."""
-    plain = offsets - row_offsets(len(offsets), bits).astype(np.int16)[:, None]
-    keys = plain.astype(np.uint8 if bits < 127 else np.uint16)
+    keys = (distances - np.int16(bias)).astype(np.uint8 if bits < 127 else np.uint16)
     keys <<= 1
     keys |= relevant
     # Per-row bincounts of small unsigned keys are the fastest numpy histogram here.
     return np.stack([np.bincount(row, minlength=2 * (bits + 1)) for row in keys])
 
 
-def _pair_counts_torch(offset: torch.Tensor, relevant: torch.Tensor, bits: int) -> np.ndarray:
-    """As ``_pair_counts_numpy``, with the row offsets doing the per-row split of one bincount."""
-    keys = (offset.long() * 2 + relevant).flatten()
-    return torch.bincount(keys, minlength=2 * offset.shape[0] * (bits + 1)).cpu().numpy()
+def _pair_counts_torch(
+    distances: torch.Tensor, bias: int, relevant: torch.Tensor, bits: int
+) -> np.ndarray:
+    """As ``_pair_counts_numpy``, row offsets splitting one bincount of the whole chunk."""
+    rows = torch.arange(distances.shape[0], device=distances.device)[:, None] * (bits + 1)
+    keys = ((distances.long() - bias + rows) * 2 + relevant).flatten()
+    return torch.bincount(keys, minlength=2 * distances.shape[0] * (bits + 1)).cpu().numpy()
 
 
 def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:
@@ -63,70 +66,83 @@ def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:
 
 
 def top_columns(
-    offset: torch.Tensor, bits: int, length: int, cutoffs: np.ndarray | None = None
+    distances: torch.Tensor,
+    bias: int,
+    bits: int,
+    length: int,
+    cutoffs: np.ndarray | None = None,
 ) -> np.ndarray | torch.Tensor:
     """(rows, length) database indices of each row's first ``length`` items, in ranking order.
 
     A numpy array for a CPU chunk, a tensor on the chunk's device otherwise. ``cutoffs``
     (per-row distances at or beyond the ``length``-th item) spare the CPU path its estimate.
     """
-    if offset.device.type != "cpu":
-        return _top_columns_torch(offset, length)
-    rows = offset.shape[0]
-    offsets = offset.numpy()
+    if distances.device.type != "cpu":
+        return _top_columns_torch(distances, length)
+    values = distances.numpy()
     if cutoffs is None:
-        thresholds = _estimate_thresholds(offsets, bits, length)
+        thresholds = _estimate_thresholds(values, bias + bits, length)
     else:
-        thresholds = np.asarray(cutoffs, dtype=np.int64) + row_offsets(rows, bits)
-    return _top_columns_numpy(offsets, bits, length, thresholds)
+        thresholds = np.asarray(cutoffs) + bias
+    return _top_columns_numpy(values, bias, bits, length, thresholds)
 
 
-def _estimate_thresholds(offsets: np.ndarray, bits: int, length: int) -> np.ndarray:
-    """Per-row offset distance that keeps at least ``length`` items, with high probability.
-
-    The quantile of a column sample, raised by a few standard deviations of its count; a row
-    that still falls short is redone with all its items (see ``_top_columns_numpy``).
-    """
-    rows, size = offsets.shape
+def _estimate_thresholds(values: np.ndarray, largest: int, length: int) -> np.ndarray:
+    """Per-row value that keeps at least ``length`` items with high probability: the quantile
+    of a column sample, raised by a few standard deviations of its count."""
+    rows, size = values.shape
     stride = size // _SAMPLE_COLUMNS
-    everything = row_offsets(rows, bits) + bits
+    everything = np.full(rows, largest)
     if stride < 2:
         return everything
-    sample = offsets[:, ::stride]
+    sample = values[:, ::stride]
     fraction = length / size
     margin = _SAFETY_SIGMAS * np.sqrt(sample.shape[1] * fraction * (1 - fraction))
     kth = int(np.ceil(sample.shape[1] * fraction + margin))
     if kth >= sample.shape[1]:
         return everything
-    return np.partition(sample, kth, axis=1)[:, kth].astype(np.int64)
+    return np.partition(sample, kth, axis=1)[:, kth]
 
 
 def _top_columns_numpy(
-    offsets: np.ndarray, bits: int, length: int, thresholds: np.ndarray
+    values: np.ndarray, bias: int, bits: int, length: int, thresholds: np.ndarray
 ) -> np.ndarray:
-    rows, size = offsets.shape
-    starts = np.arange(rows + 1, dtype=np.int64) * size
-    candidates = np.flatnonzero(offsets <= thresholds[:, None].astype(offsets.dtype))
-    bounds = np.searchsorted(candidates, starts)
-    short = np.diff(bounds) < length
-    if short.any():
-        thresholds = np.where(short, row_offsets(rows, bits) + bits, thresholds)
-        candidates = np.flatnonzero(offsets <= thresholds[:, None].astype(offsets.dtype))
-        bounds = np.searchsorted(candidates, starts)
-    # key = offset * size + flat index = (row * (bits + 2) + distance) * size + column:
-    # unique, ordered by (row, distance, column), and key % size is the column.
-    key_dtype = np.uint32 if rows * (bits + 2) * size < 2**32 else np.uint64
-    # Indices from flatnonzero are in range: mode='clip' skips numpy's slower bounds check.
-    distances = offsets.view(np.uint16).ravel().take(candidates, mode="clip")
-    keys = np.multiply(distances, size, dtype=key_dtype)
-    np.add(keys, candidates, out=keys, casting="unsafe")
+    rows, size = values.shape
+    candidates = np.flatnonzero(values <= thresholds[:, None].astype(values.dtype))
+    counts = np.diff(np.searchsorted(candidates, np.arange(rows + 1) * size))
+    # key = ((row * (bits + 2) + distance) << shift) | column: unique, ordered by (row,
+    # distance, column), a mask away from the column. From a candidate's value (distance +
+    # bias) and flat index (row * size + column): (value << shift) + flat + a per-row term.
+    shift = max(size - 1, 1).bit_length()
+    key_type = np.uint32 if rows * (bits + 2) << shift < _UINT32_KEYS_BELOW else np.uint64
+    rows_ = np.arange(rows)
+    # Negative for the first rows (the bias): unsigned arithmetic wraps them back exactly.
+    row_terms = ((rows_ * (bits + 2) - bias) * (1 << shift) - rows_ * size).astype(key_type)
+    keys = _keys(values, candidates, shift, np.repeat(row_terms, counts), key_type)
+    short = np.flatnonzero(counts < length)
+    if len(short):  # the estimate fell short: these rows take all their other items too
+        rest = [r * size + np.flatnonzero(values[r] > thresholds[r]) for r in short]
+        terms = np.repeat(row_terms[short], [len(r) for r in rest])
+        keys = np.concatenate([keys, _keys(values, np.concatenate(rest), shift, terms, key_type)])
     keys.sort()
-    top = keys.take(bounds[:-1, None] + np.arange(length), mode="clip")
-    top %= key_dtype(size)
+    row_starts = (rows_ * (bits + 2) << shift).astype(key_type)
+    top = keys.take(np.searchsorted(keys, row_starts)[:, None] + np.arange(length), mode="clip")
+    top &= key_type((1 << shift) - 1)
     return top
 
 
-def _top_columns_torch(offset: torch.Tensor, length: int) -> torch.Tensor:
-    size = offset.shape[1]
-    keys = offset.long() * size + torch.arange(size, device=offset.device)
+def _keys(
+    values: np.ndarray, flat: np.ndarray, shift: int, row_terms: np.ndarray, key_type: type
+) -> np.ndarray:
+    # Indices from flatnonzero are in range: mode="clip" skips numpy's slower bounds check.
+    keys = values.view(np.uint16).ravel().take(flat, mode="clip").astype(key_type)
+    keys <<= shift
+    np.add(keys, flat, out=keys, casting="unsafe")
+    keys += row_terms
+    return keys
+
+
+def _top_columns_torch(distances: torch.Tensor, length: int) -> torch.Tensor:
+    size = distances.shape[1]
+    keys = distances.long() * size + torch.arange(size, device=distances.device)
     return torch.topk(keys, length, dim=1, largest=False, sorted=True).values % size

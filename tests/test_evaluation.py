@@ -12,7 +12,8 @@ import torch
 from hashbench import evaluation, ranking
 from hashbench.errors import HashbenchError
 from hashbench.evaluation import evaluate, mean_average_precision
-from hashbench.hamming import OffsetDistances
+from hashbench.hamming import HammingDistances
+from hashbench.relevance import Relevance
 
 # -- brute force ---------------------------------------------------------------------------
 
@@ -321,38 +322,54 @@ def test_precision_metrics_and_curves_match_brute_force() -> None:
 def test_cuda_ranking_code_agrees_with_the_cpu_path() -> None:
     # The CUDA path's torch code runs on CPU tensors too; it must rank and count identically.
     queries, database, query_labels, database_labels = random_problem(8, 9, 300, 10)
-    offset = OffsetDistances(database, torch.device("cpu"))(queries)
+    hamming = HammingDistances(database, torch.device("cpu"))
+    biased = hamming(queries)
+    plain = biased - hamming.bias
     relevant = torch.from_numpy(query_labels[:, None] == database_labels[None, :])
-    numpy_top = ranking.top_columns(offset, 10, 120)
-    torch_top = ranking._top_columns_torch(offset, 120)
-    np.testing.assert_array_equal(numpy_top, torch_top.numpy())
-    numpy_counts = ranking._pair_counts_numpy(offset.numpy(), relevant.numpy(), 10)
-    torch_counts = ranking._pair_counts_torch(offset, relevant, 10)
+    numpy_top = ranking.top_columns(biased, hamming.bias, 10, 120)
+    np.testing.assert_array_equal(numpy_top, ranking._top_columns_torch(plain, 120).numpy())
+    numpy_counts = ranking._pair_counts_numpy(biased.numpy(), hamming.bias, relevant.numpy(), 10)
+    torch_counts = ranking._pair_counts_torch(plain, 0, relevant, 10)
     np.testing.assert_array_equal(numpy_counts.ravel(), torch_counts)
+    for labels in (query_labels, np.eye(4, dtype=np.uint8)[query_labels]):
+        database_side = database_labels if labels.ndim == 1 else np.eye(4)[database_labels]
+        relevance = Relevance(labels, database_side, torch.device("cpu"))
+        on_numpy = relevance.at(2, 7, numpy_top[2:7])
+        on_torch = relevance.at(2, 7, torch.from_numpy(numpy_top[2:7].astype(np.int64)))
+        np.testing.assert_array_equal(on_numpy.numpy(), on_torch.numpy())
+        expected = np.take_along_axis(relevant.numpy()[2:7], numpy_top[2:7].astype(np.int64), 1)
+        np.testing.assert_array_equal(on_numpy.numpy(), expected)
 
 
-def test_a_too_low_cut_off_falls_back_to_whole_rows() -> None:
+@pytest.mark.parametrize("wide_keys", [False, True])
+def test_rows_the_estimate_leaves_short_take_all_their_items(
+    wide_keys: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if wide_keys:  # as for databases too large for uint32 sort keys
+        monkeypatch.setattr(ranking, "_UINT32_KEYS_BELOW", 0)
     queries, database, _, _ = random_problem(9, 5, 200, 12)
-    offsets = OffsetDistances(database, torch.device("cpu"))(queries).numpy()
-    everything = ranking.row_offsets(5, 12) + 12
-    reference = ranking._top_columns_numpy(offsets, 12, 150, everything)
-    too_low = ranking.row_offsets(5, 12)  # keeps only distance 0
-    np.testing.assert_array_equal(ranking._top_columns_numpy(offsets, 12, 150, too_low), reference)
+    hamming = HammingDistances(database, torch.device("cpu"))
+    values = hamming(queries).numpy()
     d = np.array([distances(q, database) for q in queries])
     expected = np.argsort(d, axis=1, kind="stable")[:, :150]
-    np.testing.assert_array_equal(reference, expected)
+    for cutoffs in ([12] * 5, [0] * 5, [0, 12, 3, 0, 5]):  # 0 keeps too few items
+        thresholds = np.array(cutoffs) + hamming.bias
+        got = ranking._top_columns_numpy(values, hamming.bias, 12, 150, thresholds)
+        assert got.dtype == (np.uint64 if wide_keys else np.uint32)
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("bits", [1, 7, 64, 127, 128, 129, 200])
-def test_offset_distances_are_exact(bits: int) -> None:
+def test_distances_are_exact(bits: int) -> None:
     rng = np.random.default_rng(bits)
     queries = rng.integers(0, 2, (6, bits), dtype=np.uint8)
     queries[0] = 0
     database = rng.integers(0, 2, (50, bits), dtype=np.uint8)
     database[0] = 1  # distance bits from query 0: the largest there is
-    got = OffsetDistances(database, torch.device("cpu"))(queries).numpy()
-    plain = np.count_nonzero(queries[:, None, :] != database[None, :, :], axis=2)
-    np.testing.assert_array_equal(got, plain + np.arange(6)[:, None] * (bits + 1))
+    hamming = HammingDistances(database, torch.device("cpu"))
+    got = hamming(queries).numpy() - hamming.bias
+    expected = np.count_nonzero(queries[:, None, :] != database[None, :, :], axis=2)
+    np.testing.assert_array_equal(got, expected)
 
 
 # -- user errors --------------------------------------------------------------------------
