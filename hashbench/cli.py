@@ -157,6 +157,19 @@ def build_parser() -> Parser:
         default="map",
         help="map (the protocol's mAP@K, default), map_tie, or a metric key such as precision@r2",
     )
+    table.add_argument("--methods", type=name_list, help="only these methods, e.g. lsh,itq")
+    table.add_argument("--protocols", type=name_list, help="only these protocols")
+    table.add_argument("--bits", type=int_list, help="only these code lengths, e.g. 24,48")
+    table.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="only runs with each method's default hyper-parameters",
+    )
+    table.add_argument(
+        "--compare-paper",
+        action="store_true",
+        help="set the DMRH paper's published mAP@5000 beside ours, with the difference",
+    )
     table.add_argument("--output", type=Path, help="write to this file instead of stdout")
     table.set_defaults(handler=command_table)
 
@@ -262,9 +275,13 @@ def command_list(args: argparse.Namespace) -> None:
 
 def command_table(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
-    from hashbench.tables import render, summarise
+    from hashbench.tables import TableFilter, compare_with_paper, render, summarise
 
-    text = render(summarise(records_in(args.results), args.metric), args.format)
+    keep = TableFilter(args.methods, args.protocols, args.bits, args.defaults_only)
+    summary = summarise(records_in(args.results), args.metric, keep)
+    if args.compare_paper:
+        summary = compare_with_paper(summary)
+    text = render(summary, args.format)
     if args.output:
         atomic_write_text(args.output, text)
     else:

@@ -207,6 +207,7 @@ class GridRunner:
                     database_labels=labels[splits.database],
                 ),
             )
+        defaults = type(method)(bits=bits, seed=seed).get_params()
         if not self.splits_path(seed).exists():
             save_splits(self.splits_path(seed), splits)
         timings["wall_s"] = time.perf_counter() - wall
@@ -219,6 +220,11 @@ class GridRunner:
                 "method_origin": type(method).__module__,
                 "input_kind": method.input_kind,
                 "supervised": method.supervised,
+                "variant": {
+                    key: value
+                    for key, value in config["params"].items()
+                    if defaults.get(key) != value
+                },
                 "bits": bits,
                 "seed": seed,
                 "dataset": {

@@ -1,13 +1,18 @@
 """Comparison tables from run records: tidy CSV, and Markdown or LaTeX (booktabs) grids.
 
-Methods are rows (the DMRH paper's order first), protocol x bits are columns, each cell the
-mean over seeds with the standard deviation when there are several, the best per column in
-bold. The CSV is long (one row per method, protocol, bits) so it loads straight into pandas.
+Methods are rows in the DMRH paper's order (others follow alphabetically); protocol x bits are
+columns, the paper's data sets first; each cell is the mean over seeds with the standard
+deviation when there are several; the best per column is bold. A method run with
+hyper-parameters other than its defaults (say DMRH with another number of regions) is its own
+row, labelled with them, so a sweep never blends into the method's main number. The CSV is
+long (one row per method, variant, protocol and bits) so it loads straight into pandas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import pandas as pd
@@ -19,8 +24,21 @@ PAPER_ORDER = (
     "lsh", "sh", "sklsh", "pcah", "itq", "fssh",
     "dsh", "dpsh", "dsdh", "dch", "ddsh", "adsh", "dmrh",
 )  # fmt: skip
+#: Our protocol for each of the paper's data sets, in the paper's column order.
+PAPER_PROTOCOLS = {"cifar10-dmrh": "cifar10", "nuswide": "nuswide", "coco": "coco"}
 FORMATS = ("csv", "markdown", "latex")
 DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    """Which rows and columns to keep; ``None`` keeps everything."""
+
+    methods: Sequence[str] | None = None
+    protocols: Sequence[str] | None = None
+    bits: Sequence[int] | None = None
+    #: Keep only runs with each method's default hyper-parameters (the paper's table).
+    defaults_only: bool = False
 
 
 def metric_key(record: dict[str, Any], metric: str) -> str:
@@ -31,10 +49,27 @@ def metric_key(record: dict[str, Any], metric: str) -> str:
     return metric
 
 
-def summarise(records: Iterable[dict[str, Any]], metric: str = "map") -> pd.DataFrame:
-    """Mean, standard deviation and seed count per (method, protocol, bits)."""
+def variant_label(variant: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(variant.items()))
+
+
+def _keep(record: dict[str, Any], keep: TableFilter) -> bool:
+    return (
+        (keep.methods is None or record["method"] in keep.methods)
+        and (keep.protocols is None or record["protocol"]["name"] in keep.protocols)
+        and (keep.bits is None or record["bits"] in keep.bits)
+        and not (keep.defaults_only and record.get("variant"))
+    )
+
+
+def summarise(
+    records: Iterable[dict[str, Any]], metric: str = "map", keep: TableFilter = TableFilter()
+) -> pd.DataFrame:
+    """Mean, sample standard deviation and seed count per (method, variant, protocol, bits)."""
     rows = []
     for record in records:
+        if not _keep(record, keep):
+            continue
         key = metric_key(record, metric)
         if key not in record["metrics"]:
             known = ", ".join(sorted(record["metrics"]))
@@ -42,6 +77,7 @@ def summarise(records: Iterable[dict[str, Any]], metric: str = "map") -> pd.Data
         rows.append(
             {
                 "method": record["method"],
+                "variant": variant_label(record.get("variant") or {}),
                 "dataset": record["dataset"]["name"],
                 "protocol": record["protocol"]["name"],
                 "bits": record["bits"],
@@ -50,13 +86,17 @@ def summarise(records: Iterable[dict[str, Any]], metric: str = "map") -> pd.Data
             }
         )
     if not rows:
-        raise HashbenchError("no records found; run `hashbench run` first or pass --results DIR")
+        raise HashbenchError(
+            "no records match; run `hashbench run` first, or pass --results DIR / fewer filters"
+        )
     frame = pd.DataFrame(rows)
-    keys = ["method", "dataset", "protocol", "bits", "metric"]
+    keys = ["method", "variant", "dataset", "protocol", "bits", "metric"]
     summary = frame.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     summary = summary.rename(columns={"count": "seeds"})
-    summary["order"] = summary["method"].map(method_rank)
-    summary = summary.sort_values(["order", "method", "protocol", "bits"]).drop(columns="order")
+    summary["method_order"] = summary["method"].map(method_rank)
+    summary["protocol_order"] = summary["protocol"].map(protocol_rank)
+    order = ["method_order", "method", "variant", "protocol_order", "protocol", "bits"]
+    summary = summary.sort_values(order).drop(columns=["method_order", "protocol_order"])
     return summary.reset_index(drop=True)
 
 
@@ -64,58 +104,109 @@ def method_rank(name: str) -> int:
     return PAPER_ORDER.index(name) if name in PAPER_ORDER else len(PAPER_ORDER)
 
 
+def protocol_rank(name: str) -> int:
+    papers = list(PAPER_PROTOCOLS)
+    return papers.index(name) if name in papers else len(papers)
+
+
+def paper_table() -> pd.DataFrame:
+    """The DMRH paper's published mAP@5000 (Table 2), kept in the package as data."""
+    with resources.files("hashbench.paper").joinpath("dmrh-table.csv").open() as handle:
+        paper = pd.read_csv(handle)
+    paper["method"] = paper["method"].str.lower()
+    return paper
+
+
+def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
+    """Adds the paper's figure and our difference from it, where the paper has the cell."""
+    paper = paper_table().rename(columns={"dataset": "paper_dataset", "map_at_5000": "paper"})
+    summary = summary.assign(paper_dataset=summary["protocol"].map(PAPER_PROTOCOLS))
+    merged = summary.merge(paper, on=["method", "paper_dataset", "bits"], how="left")
+    is_paper_metric = merged["metric"] == "map@5000"
+    merged.loc[~is_paper_metric | (merged["variant"] != ""), "paper"] = float("nan")
+    merged["difference"] = merged["mean"] - merged["paper"]
+    return merged.drop(columns="paper_dataset")
+
+
 def render(summary: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return summary.to_csv(index=False, float_format=f"%.{DECIMALS + 2}f")
     if fmt == "markdown":
-        return _markdown(summary)
+        return _markdown(_Grid(summary))
     if fmt == "latex":
-        return _latex(summary)
+        return _latex(_Grid(summary))
     raise HashbenchError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _grid(summary: pd.DataFrame) -> tuple[list[str], list[tuple[str, int]], dict, set]:
-    """Rows, columns, cell values and the set of (row, column) cells that are best."""
-    methods = list(dict.fromkeys(summary["method"]))
-    columns = sorted(
-        {(p, int(b)) for p, b in zip(summary["protocol"], summary["bits"], strict=True)},
-        key=lambda c: (list(dict.fromkeys(summary["protocol"])).index(c[0]), c[1]),
-    )
-    cells = {
-        (row.method, (row.protocol, int(row.bits))): (row.mean, row.std, row.seeds)
-        for row in summary.itertuples()
-    }
-    best = set()
-    for column in columns:
-        values = {m: round(cells[m, column][0], DECIMALS) for m in methods if (m, column) in cells}
-        top = max(values.values())
-        best |= {(m, column) for m, v in values.items() if v == top}
-    return methods, columns, cells, best
+class _Grid:
+    """Rows (method, variant), columns (protocol, bits), the cells and the best per column."""
+
+    def __init__(self, summary: pd.DataFrame) -> None:
+        self.rows = list(dict.fromkeys(zip(summary["method"], summary["variant"], strict=True)))
+        self.columns = list(
+            dict.fromkeys(
+                (p, int(b))
+                for p, b in sorted(
+                    zip(summary["protocol"], summary["bits"], strict=True),
+                    key=lambda c: (protocol_rank(c[0]), c[0], c[1]),
+                )
+            )
+        )
+        self.protocols = list(dict.fromkeys(protocol for protocol, _ in self.columns))
+        self.cells = {
+            ((row.method, row.variant), (row.protocol, int(row.bits))): row
+            for row in summary.itertuples()
+        }
+        self.best: set = set()
+        for column in self.columns:
+            values = {
+                r: round(self.cells[r, column].mean, DECIMALS)
+                for r in self.rows
+                if (r, column) in self.cells
+            }
+            top = max(values.values())
+            self.best |= {(r, column) for r, v in values.items() if v == top}
+
+    def label(self, row: tuple[str, str]) -> str:
+        method, variant = row
+        return method.upper() + (f" ({variant})" if variant else "")
+
+    def cell(self, row: tuple[str, str], column: tuple[str, int], plus_minus: str) -> str:
+        entry = self.cells.get((row, column))
+        if entry is None:
+            return "–"
+        text = f"{entry.mean:.{DECIMALS}f}"
+        if entry.seeds > 1:
+            text += f"{plus_minus}{entry.std:.{DECIMALS}f}"
+        return text
+
+    def paper(self, row: tuple[str, str], column: tuple[str, int]) -> str:
+        """``paper (difference)`` when the summary carries the paper's figures."""
+        entry = self.cells.get((row, column))
+        if entry is None or not hasattr(entry, "paper") or pd.isna(entry.paper):
+            return ""
+        return f"{entry.paper:.{DECIMALS}f} ({entry.difference:+.{DECIMALS}f})"
+
+    @property
+    def has_paper(self) -> bool:
+        return any(self.paper(r, c) for r in self.rows for c in self.columns)
 
 
-def _cell(value: tuple[float, float, int] | None, plus_minus: str) -> str:
-    if value is None:
-        return "–"
-    mean, std, seeds = value
-    text = f"{mean:.{DECIMALS}f}"
-    if seeds > 1:
-        text += f"{plus_minus}{std:.{DECIMALS}f}"
-    return text
-
-
-def _markdown(summary: pd.DataFrame) -> str:
-    methods, columns, cells, best = _grid(summary)
-    header = ["Method", *[f"{protocol} {bits} bits" for protocol, bits in columns]]
+def _markdown(grid: _Grid) -> str:
+    header = ["Method", *[f"{protocol} {bits} bits" for protocol, bits in grid.columns]]
     lines = [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join([":--", *["--:"] * len(columns)]) + "|",
+        "|" + "|".join([":--", *["--:"] * len(grid.columns)]) + "|",
     ]
-    for method in methods:
-        row = [method.upper()]
-        for column in columns:
-            text = _cell(cells.get((method, column)), " ± ")
-            row.append(f"**{text}**" if (method, column) in best else text)
-        lines.append("| " + " | ".join(row) + " |")
+    for row in grid.rows:
+        cells = [grid.label(row)]
+        for column in grid.columns:
+            text = grid.cell(row, column, " ± ")
+            text = f"**{text}**" if (row, column) in grid.best else text
+            if paper := grid.paper(row, column):
+                text += f" <br>paper {paper}"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -125,10 +216,8 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def _latex(summary: pd.DataFrame) -> str:
-    methods, columns, cells, best = _grid(summary)
-    protocols = list(dict.fromkeys(protocol for protocol, _ in columns))
-    spans = [(p, sum(1 for q, _ in columns if q == p)) for p in protocols]
+def _latex(grid: _Grid) -> str:
+    spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
     lines = [
         "% hashbench table; needs \\usepackage{booktabs}",
         "\\begin{tabular}{l" + "".join(" " + "c" * width for _, width in spans) + "}",
@@ -140,13 +229,16 @@ def _latex(summary: pd.DataFrame) -> str:
         rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
         start += width
     lines += [" & ".join(group) + " \\\\", " ".join(rules)]
-    lines.append(" & ".join(["", *[f"{bits} bits" for _, bits in columns]]) + " \\\\")
+    lines.append(" & ".join(["", *[f"{bits} bits" for _, bits in grid.columns]]) + " \\\\")
     lines.append("\\midrule")
-    for method in methods:
-        row = [_latex_escape(method.upper())]
-        for column in columns:
-            text = _cell(cells.get((method, column)), " $\\pm$ ")
-            row.append(f"\\textbf{{{text}}}" if (method, column) in best else text)
-        lines.append(" & ".join(row) + " \\\\")
+    for row in grid.rows:
+        cells = [_latex_escape(grid.label(row))]
+        for column in grid.columns:
+            text = grid.cell(row, column, " $\\pm$ ")
+            cells.append(f"\\textbf{{{text}}}" if (row, column) in grid.best else text)
+        lines.append(" & ".join(cells) + " \\\\")
+        if grid.has_paper:
+            paper = [grid.paper(row, column) for column in grid.columns]
+            lines.append(" & ".join(["\\quad\\textit{paper}", *paper]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"

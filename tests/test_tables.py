@@ -11,12 +11,15 @@ import pandas as pd
 import pytest
 
 from hashbench.errors import HashbenchError
-from hashbench.tables import render, summarise
+from hashbench.tables import TableFilter, compare_with_paper, render, summarise
 
 
-def record(method: str, bits: int, seed: int, value: float, protocol: str = "cifar10-dmrh") -> dict:
+def record(
+    method: str, bits: int, seed: int, value: float, protocol: str = "cifar10-dmrh", **variant
+) -> dict:
     return {
         "method": method,
+        "variant": variant,
         "bits": bits,
         "seed": seed,
         "dataset": {"name": "cifar10"},
@@ -60,6 +63,7 @@ def test_csv_is_tidy_and_reloads() -> None:
     frame = pd.read_csv(io.StringIO(render(summarise(RECORDS), "csv")))
     assert list(frame.columns) == [
         "method",
+        "variant",
         "dataset",
         "protocol",
         "bits",
@@ -97,3 +101,30 @@ def test_latex_compiles_in_a_booktabs_document(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_a_variant_is_its_own_row_and_can_be_left_out() -> None:
+    records = [*RECORDS, record("itq", 24, 0, 0.99, n_iter=3)]
+    lines = render(summarise(records), "markdown").splitlines()
+    assert "| ITQ (n_iter=3) | **0.9900** | – |" in lines
+    assert "| ITQ | 0.3200 ± 0.0283 | – |" in lines
+    defaults = summarise(records, keep=TableFilter(defaults_only=True))
+    assert set(defaults["variant"]) == {""}
+
+
+def test_filters_choose_rows_and_columns() -> None:
+    summary = summarise(RECORDS, keep=TableFilter(methods=["lsh"], bits=[48]))
+    assert summary[["method", "bits"]].values.tolist() == [["lsh", 48]]
+
+
+def test_paper_comparison_sets_the_published_figure_and_our_difference() -> None:
+    compared = compare_with_paper(summarise(RECORDS)).set_index(["method", "bits"])
+    # dmrh-paper-table.csv: ITQ, CIFAR-10, 24 bits: 0.3648; LSH, 48 bits: 0.3586
+    assert compared.loc[("itq", 24), "paper"] == pytest.approx(0.3648)
+    assert compared.loc[("itq", 24), "difference"] == pytest.approx(0.32 - 0.3648)
+    assert compared.loc[("lsh", 48), "paper"] == pytest.approx(0.3586)
+    assert pd.isna(compared.loc[("my_method", 48), "paper"])
+    text = render(compare_with_paper(summarise(RECORDS)), "markdown")
+    assert "paper 0.3648 (-0.0448)" in text
+    latex = render(compare_with_paper(summarise(RECORDS)), "latex")
+    assert "0.3586 (+0.0414)" in latex

@@ -1,0 +1,1 @@
+"""The DMRH paper's published numbers, kept as data for `hashbench table --compare-paper`."""
