@@ -1,0 +1,95 @@
+"""The base class of deep hashing methods: a method file adds its loss and what is its own.
+
+Every deep method takes the same training settings (a preset plus overrides, see
+:mod:`hashbench.deep.recipes`) besides its own loss hyper-parameters; they are keyword
+arguments of the constructor and appear in ``get_params``, resolved, so a run's record names
+every setting actually used. The shared :class:`~hashbench.deep.trainer.Trainer` calls the
+hooks below; most methods define only :meth:`DeepHashingMethod.batch_loss`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from hashbench.deep.recipes import RECIPE_FIELDS, Recipe, resolve
+from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
+from hashbench.method import HashingMethod, Subset
+
+
+class DeepHashingMethod(HashingMethod):
+    """A network's outputs, averaged over its regions, are the relaxed code; the sign the bits."""
+
+    input_kind = "images"
+    supervised = True
+    #: This method's optimiser, learning rate, batch and epochs under preset "paper".
+    paper_recipe: ClassVar[dict[str, Any]] = {}
+    #: Relaxed codes are tanh(outputs), in (-1, 1), rather than the raw outputs.
+    squash: ClassVar[bool] = False
+
+    def __init__(
+        self, bits: int, seed: int = 0, *, preset: str = "scratch", **training: Any
+    ) -> None:
+        super().__init__(bits, seed)
+        self.preset = preset
+        recipe = resolve(self.name or type(self).__name__, preset, self.paper_recipe, training)
+        for name in RECIPE_FIELDS:
+            setattr(self, name, getattr(recipe, name))
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        own = super().param_names()
+        return own + [name for name in ("preset", *RECIPE_FIELDS) if name not in own]
+
+    def recipe(self) -> Recipe:
+        return Recipe(**{name: getattr(self, name) for name in RECIPE_FIELDS})
+
+    # -- hooks the trainer calls -----------------------------------------------------------
+    def grid(self) -> int:
+        """Regions per side of the image (DMRH's N); the network's input grows to match."""
+        return 1
+
+    def relax(self, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(outputs) if self.squash else outputs
+
+    def begin_training(self, trainer: Trainer) -> None:
+        """Set up the method's own training state when the hashing phase starts."""
+
+    def epoch_batches(self, trainer: Trainer) -> list[torch.Tensor]:
+        """Index batches of one epoch: by default every training item once, shuffled."""
+        return trainer.shuffled_batches()
+
+    @abstractmethod
+    def batch_loss(
+        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of relaxed codes (B, K) of the training items ``indices``."""
+
+    def end_epoch(self, trainer: Trainer) -> None:
+        """Anything the method does once per epoch after the network's updates."""
+
+    def training_codes(self, trainer: Trainer) -> torch.Tensor:
+        """(n, K) codes of the training items as the retrieval database (for validation)."""
+        return trainer.training_set_codes()
+
+    def training_state(self) -> dict[str, torch.Tensor]:
+        """Tensors besides the network that a checkpoint must keep."""
+        return {}
+
+    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`training_state` returned."""
+
+    # -- the HashingMethod contract --------------------------------------------------------
+    def _fit(self, train: Subset, validation: Subset | None) -> None:
+        trainer = Trainer(self, train, validation)
+        trainer.fit()
+        self.network_ = trainer.network
+        self.device_ = trainer.device
+        self.history_ = trainer.history
+
+    def _encode(self, images: np.ndarray) -> np.ndarray:
+        codes = relaxed_codes(self.network_, stage_images(images, CPU), self.device_)
+        return codes.cpu().numpy()

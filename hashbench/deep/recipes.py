@@ -1,0 +1,154 @@
+"""How deep methods are trained: two presets, every setting overridable one by one.
+
+* ``scratch`` (default) is one recipe for every deep method, so that they differ only in their
+  hashing loss: the airbench-like network, trained first by cross-entropy on the training
+  labels (the warm start), then by the method's loss with a fresh hash layer. This is what
+  works from scratch on CIFAR-10 (see the project's fast-training notes): without the warm
+  start pairwise losses stop far lower.
+* ``paper`` is each paper's own optimiser, learning rate, batch and epochs on CNN-F from
+  ImageNet weights, for users who have ``imagenet-vgg-f.mat``. Each method declares its
+  values beside its loss (``paper_recipe``); what a paper leaves unsaid is said there.
+
+Epoch counts and the like are ordinary hyper-parameters, so tests can use tiny values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from hashbench.deep.backbones import get_backbone
+from hashbench.errors import HashbenchError
+
+PRESETS = ("scratch", "paper")
+SCHEDULES = ("onecycle", "step", "exponential", "constant")
+#: Share of the steps over which "onecycle" ramps the learning rate up.
+ONECYCLE_WARMUP = 0.2
+#: Total decay of "exponential": ADSH's learning rates logspace(-4, -6).
+EXPONENTIAL_DECAY = 0.01
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every setting of a deep method's training that is not the method's own loss."""
+
+    backbone: str
+    weights: str | None  # ImageNet weights: imagenet-vgg-f.mat (cnnf) or a torchvision .pth
+    width: float  # channel multiplier of airbench and cnnf (tests use small widths)
+    epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
+    batch_size: int
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: str  # onecycle | step (x0.1 every lr_step_epochs) | exponential | constant
+    lr_step_epochs: int
+    flip: bool  # random horizontal flips
+    translate: int  # random translations of up to this many pixels (stored resolution)
+    warm_start_epochs: int  # cross-entropy epochs on the training labels before hashing
+    warm_start_lr: float
+    label_smoothing: float  # of the warm start's cross-entropy
+    val_topk: int | None  # model selection by validation mAP@val_topk (None: all)
+
+
+RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
+
+SCRATCH = Recipe(
+    backbone="airbench",
+    weights=None,
+    width=1.0,
+    epochs=20,
+    batch_size=512,
+    lr=0.05,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    schedule="onecycle",
+    lr_step_epochs=50,
+    flip=True,
+    translate=2,
+    warm_start_epochs=30,
+    warm_start_lr=0.2,
+    label_smoothing=0.2,
+    val_topk=5000,
+)
+
+#: What the papers share: CNN-F fine-tuned from ImageNet, images resized, no augmentation, no
+#: warm start. Each method adds its optimiser, learning rate, batch and epochs.
+PAPER_BASE: dict[str, Any] = {
+    "backbone": "cnnf",
+    "width": 1.0,
+    "nesterov": False,
+    "schedule": "step",
+    "flip": False,
+    "translate": 0,
+    "warm_start_epochs": 0,
+    "label_smoothing": 0.0,
+}
+
+
+def resolve(method: str, preset: str, paper: dict[str, Any], given: dict[str, Any]) -> Recipe:
+    """The preset's recipe with the user's settings on top, checked before any work starts."""
+    unknown = sorted(set(given) - set(RECIPE_FIELDS))
+    if unknown:
+        raise HashbenchError(
+            f"{method} has no parameter {', '.join(unknown)}; "
+            f"its training parameters: preset, {', '.join(RECIPE_FIELDS)}"
+        )
+    if preset == "scratch":
+        recipe = SCRATCH
+    elif preset == "paper":
+        settings = {**PAPER_BASE, **paper}
+        settings.setdefault("warm_start_lr", settings.get("lr", SCRATCH.lr))
+        recipe = replace(SCRATCH, **settings)
+    else:
+        raise HashbenchError(
+            f"{method}: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}"
+        )
+    recipe = replace(recipe, **given)
+    check(method, preset, recipe)
+    return recipe
+
+
+def check(method: str, preset: str, recipe: Recipe) -> None:
+    get_backbone(recipe.backbone)
+    if recipe.schedule not in SCHEDULES:
+        raise HashbenchError(
+            f"{method}: unknown schedule {recipe.schedule!r}; choose one of {', '.join(SCHEDULES)}"
+        )
+    minimums = {
+        "epochs": 1,
+        "batch_size": 2,
+        "lr_step_epochs": 1,
+        "translate": 0,
+        "warm_start_epochs": 0,
+    }
+    for name, minimum in minimums.items():
+        value = getattr(recipe, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise HashbenchError(f"{method}: {name} must be an integer >= {minimum}, got {value!r}")
+    for name in ("lr", "warm_start_lr", "width"):
+        if not getattr(recipe, name) > 0:
+            raise HashbenchError(f"{method}: {name} must be positive, got {getattr(recipe, name)}")
+    if recipe.val_topk is not None and recipe.val_topk < 1:
+        raise HashbenchError(f"{method}: val_topk must be positive or null, got {recipe.val_topk}")
+    if preset == "paper" and recipe.backbone != "airbench" and recipe.weights is None:
+        raise HashbenchError(
+            f"{method}: preset 'paper' fine-tunes {recipe.backbone} from ImageNet weights; "
+            f"pass --set {method}.weights=PATH ({get_backbone(recipe.backbone).weights_hint}) "
+            "or use preset 'scratch'"
+        )
+
+
+def learning_rate(recipe: Recipe, base: float, epochs: int, epoch: int, progress: float) -> float:
+    """The rate at ``progress`` in [0, 1) through epoch ``epoch`` (0-based) of ``epochs``."""
+    if recipe.schedule == "onecycle":
+        t = (epoch + progress) / epochs
+        if t < ONECYCLE_WARMUP:
+            return base * t / ONECYCLE_WARMUP
+        return base * (1 - t) / (1 - ONECYCLE_WARMUP)
+    if recipe.schedule == "step":
+        return base * 0.1 ** (epoch // recipe.lr_step_epochs)
+    if recipe.schedule == "exponential":
+        return base * EXPONENTIAL_DECAY ** (epoch / max(epochs - 1, 1))
+    return base

@@ -1,0 +1,385 @@
+"""One training loop for every deep hashing method.
+
+A fit is two phases: an optional warm start (cross-entropy on the training labels through a
+class head) and the hashing phase (a fresh hash head, the method's own loss). The whole
+training set stays on the device as uint8 and batches are augmented there; bf16 autocast and
+channels-last on CUDA; the CPU runs the same code, only slower. Each epoch ends with a
+checkpoint in the method's workspace; each hashing epoch with the validation mAP (validation
+images as queries against the training images as database), which alone picks the epoch
+whose weights the method keeps.
+
+A method plugs in through a few hooks on :class:`~hashbench.deep.method.DeepHashingMethod`:
+its loss on a batch, and, when it needs them, its own batches, end-of-epoch step, training
+database codes and state (ADSH uses all of them).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hashbench.deep import checkpoint
+from hashbench.deep.augment import augment
+from hashbench.deep.backbones import build_network, get_backbone
+from hashbench.deep.device import autocast, configure, generator, select_device
+from hashbench.deep.losses import classification_loss, multi_hot
+from hashbench.deep.recipes import learning_rate
+from hashbench.errors import HashbenchError
+from hashbench.evaluation import mean_average_precision
+from hashbench.method import Subset
+
+if TYPE_CHECKING:
+    from hashbench.deep.method import DeepHashingMethod
+
+WARM_START, HASHING = "warm_start", "hashing"
+#: Images per forward pass when encoding; inference needs no gradients, so batches can be big.
+ENCODE_BATCH = 1024
+CPU = torch.device("cpu")
+
+
+def stage_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (n, H, W, 3) on the device when it fits in half the free memory, else pinned."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
+        raise HashbenchError(
+            f"deep methods take uint8 images (n, H, W, 3); got {images.dtype} {images.shape}"
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    if tensor.shape[-1] == 1:
+        tensor = tensor.expand(*tensor.shape[:-1], 3).contiguous()
+    if device.type != "cuda":
+        return tensor
+    free, _ = torch.cuda.mem_get_info(device)
+    return tensor.to(device) if tensor.nbytes < free / 2 else tensor.pin_memory()
+
+
+@torch.no_grad()
+def relaxed_codes(network: torch.nn.Module, images: torch.Tensor, device: torch.device) -> Any:
+    """(n, K) float32 on ``device``: the mean over regions of the network's outputs."""
+    network.eval()
+    parts = []
+    for start in range(0, len(images), ENCODE_BATCH):
+        batch = images[start : start + ENCODE_BATCH].to(device, non_blocking=True)
+        with autocast(device):
+            parts.append(network.regional(batch.permute(0, 3, 1, 2)).mean(dim=1))
+    return torch.cat(parts)
+
+
+def count_classes(train: Subset, validation: Subset | None) -> int:
+    parts = [train] if validation is None else [train, validation]
+    if train.labels.ndim == 2:
+        return int(train.labels.shape[1])
+    return int(max(int(part.labels.max()) for part in parts)) + 1
+
+
+class Trainer:
+    """Trains ``method``'s network on ``train``; the method keeps ``network`` afterwards."""
+
+    def __init__(self, method: DeepHashingMethod, train: Subset, validation: Subset | None):
+        self.method = method
+        self.train = train
+        self.recipe = method.recipe()
+        self.device = select_device()
+        configure(self.device)
+        self.n = len(train)
+        if self.n < 2:
+            raise HashbenchError(f"{method.name}: deep methods need at least 2 training images")
+        self.images = stage_images(train.inputs, self.device)
+        self.single_label = train.labels.ndim == 1
+        self.classes = count_classes(train, validation)
+        self.labels = multi_hot(train.labels, self.classes).to(self.device)
+        self.validation = validation
+        if validation is not None and len(validation):
+            self.validation_images = stage_images(validation.inputs, self.device)
+            self.validation_labels = multi_hot(validation.labels, self.classes).to(self.device)
+        else:
+            self.validation = None
+        self.backbone = get_backbone(self.recipe.backbone)
+        self.input_size = self.backbone.input_size(method.grid())
+        torch.manual_seed(method.seed)
+        self.network = build_network(
+            self.backbone, self.recipe.width, self.recipe.weights, self.classes, method.grid()
+        ).to(self.device, memory_format=torch.channels_last)
+        self.sampler = generator(CPU, method.seed)
+        self.augmenter = generator(self.device, method.seed + 1)
+        self.phase, self.epoch = WARM_START, 0
+        self.optimizer = self.make_optimizer()
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+        self.fingerprint = checkpoint.digest(
+            method.get_params(),
+            train.indices,
+            train.labels,
+            None if validation is None else validation.indices,
+        )
+
+    # -- the two phases --------------------------------------------------------------------
+    def fit(self) -> None:
+        warm_epochs = self.recipe.warm_start_epochs
+        if not self.resume() and warm_epochs and self.load_warm_start():
+            self.epoch = warm_epochs
+        if self.phase == WARM_START:
+            if self.epoch < warm_epochs:
+                self.train_epochs(warm_epochs)
+                self.store_warm_start()
+            self.start_hashing()
+        self.train_epochs(self.recipe.epochs)
+        self.keep_best()
+
+    def start_hashing(self) -> None:
+        self.phase, self.epoch = HASHING, 0
+        self.network.replace_head(self.method.bits, generator(CPU, self.method.seed + 2))
+        self.optimizer = self.make_optimizer()
+        self.method.begin_training(self)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        recipe = self.recipe
+        return torch.optim.SGD(
+            self.network.parameters(),
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov and recipe.momentum > 0,
+            weight_decay=recipe.weight_decay,
+        )
+
+    def train_epochs(self, epochs: int) -> None:
+        name = f"{self.method.name} {self.method.bits} bits {self.phase.replace('_', ' ')}"
+        bar = tqdm(
+            total=epochs, initial=self.epoch, desc=name, unit="epoch", leave=False, file=sys.stderr
+        )
+        for epoch in range(self.epoch, epochs):
+            started = time.perf_counter()
+            entry: dict[str, Any] = {"epoch": epoch + 1, "phase": self.phase}
+            entry["loss"] = self.run_epoch(epoch, epochs)
+            entry.update(self.validate())
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            self.history.append(entry)
+            self.epoch = epoch + 1
+            if self.phase == HASHING:
+                self.remember_if_best(entry)
+            self.save_checkpoint()
+            bar.set_postfix({k: v for k, v in entry.items() if k in ("loss", "val_map")})
+            bar.update()
+        bar.close()
+
+    # -- one epoch -------------------------------------------------------------------------
+    def shuffled_batches(self, indices: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """``indices`` (default: all) shuffled into batches equal to within one item.
+
+        Every item is used every epoch, and no batch is smaller than ``batch_size`` (unless
+        all of ``indices`` are): batch statistics and pairwise losses need full batches.
+        """
+        if indices is None:
+            indices = torch.arange(self.n)
+        order = indices[torch.randperm(len(indices), generator=self.sampler)]
+        count = max(1, len(order) // self.recipe.batch_size)
+        return [batch.to(self.device) for batch in order.tensor_split(count)]
+
+    def run_epoch(self, epoch: int, epochs: int) -> float:
+        """Train one epoch; return the mean batch loss."""
+        hashing = self.phase == HASHING
+        batches = self.method.epoch_batches(self) if hashing else self.shuffled_batches()
+        base = self.recipe.lr if hashing else self.recipe.warm_start_lr
+        self.network.train()
+        total = torch.zeros((), device=self.device)
+        for step, indices in enumerate(batches):
+            rate = learning_rate(self.recipe, base, epochs, epoch, (step + 0.5) / len(batches))
+            for group in self.optimizer.param_groups:
+                group["lr"] = rate
+            loss = self.batch_loss(indices)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach()
+        if hashing:
+            self.method.end_epoch(self)
+        return float(total) / len(batches)
+
+    def batch_loss(self, indices: torch.Tensor) -> torch.Tensor:
+        images = self.images[indices.to(self.images.device)].to(self.device, non_blocking=True)
+        images = augment(
+            images,
+            flip=self.recipe.flip,
+            translate=self.recipe.translate,
+            generator=self.augmenter,
+        )
+        with autocast(self.device):
+            fused = self.network.regional(images).mean(dim=1)
+        if self.phase == WARM_START:
+            return classification_loss(
+                fused,
+                self.labels[indices],
+                single_label=self.single_label,
+                label_smoothing=self.recipe.label_smoothing,
+            )
+        return self.method.batch_loss(self, self.method.relax(fused), indices)
+
+    # -- validation and model selection ----------------------------------------------------
+    def training_set_codes(self) -> torch.Tensor:
+        return relaxed_codes(self.network, self.images, self.device)
+
+    def validate(self) -> dict[str, float]:
+        if self.validation is None:
+            return {}
+        if self.phase == WARM_START:
+            if not self.single_label:
+                return {}
+            logits = relaxed_codes(self.network, self.validation_images, self.device)
+            hits = logits.argmax(dim=1) == self.validation_labels.argmax(dim=1)
+            return {"val_accuracy": round(float(hits.float().mean()), 5)}
+        queries = relaxed_codes(self.network, self.validation_images, self.device)
+        database = self.method.training_codes(self)
+        score = mean_average_precision(
+            (queries > 0).to(torch.uint8).cpu().numpy(),
+            (database > 0).to(torch.uint8).cpu().numpy(),
+            self.validation.labels,
+            self.train.labels,
+            topk=self.recipe.val_topk,
+            device=str(self.device),
+        )
+        return {"val_map": round(float(score), 5)}
+
+    def remember_if_best(self, entry: dict[str, Any]) -> None:
+        score = entry.get("val_map")
+        if score is None or (self.best is not None and score <= self.best["score"]):
+            return
+        self.best = {
+            "score": score,
+            "epoch": entry["epoch"],
+            "network": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
+            "method": {k: v.clone() for k, v in self.method.training_state().items()},
+        }
+
+    def keep_best(self) -> None:
+        """Keep the best validation epoch's weights (the last epoch's without validation)."""
+        if self.best is not None:
+            self.network.load_state_dict(self.best["network"])
+            self.method.load_training_state(self.best["method"])
+            for entry in self.history:
+                if entry["phase"] == HASHING and entry["epoch"] == self.best["epoch"]:
+                    entry["selected"] = True
+        self.network.eval()
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def random_state(self) -> dict[str, Any]:
+        return {
+            "sampler": self.sampler.get_state(),
+            "augmenter": self.augmenter.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+        }
+
+    def set_random_state(self, state: dict[str, Any]) -> None:
+        self.sampler.set_state(state["sampler"])
+        self.augmenter.set_state(state["augmenter"])
+        torch.set_rng_state(state["torch"])
+        if state["cuda"]:
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+    def save_checkpoint(self) -> None:
+        workspace = self.method.workspace
+        if workspace is None:
+            return
+        checkpoint.save(
+            workspace / checkpoint.CHECKPOINT_NAME,
+            {
+                "fingerprint": self.fingerprint,
+                "phase": self.phase,
+                "epoch": self.epoch,
+                "network": self.network.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "random": self.random_state(),
+                "history": self.history,
+                "best": self.best,
+                "method": self.method.training_state() if self.phase == HASHING else {},
+            },
+        )
+
+    def resume(self) -> bool:
+        """Continue from the workspace's checkpoint, if there is one; True when there was."""
+        workspace = self.method.workspace
+        state = (
+            None if workspace is None else checkpoint.load(workspace / checkpoint.CHECKPOINT_NAME)
+        )
+        if state is None:
+            return False
+        if state["fingerprint"] != self.fingerprint:
+            raise HashbenchError(
+                f"workspace {workspace} holds the checkpoint of a different run; "
+                "delete it or give this run its own workspace"
+            )
+        if state["phase"] == HASHING:
+            self.start_hashing()
+            self.method.load_training_state(state["method"])
+        self.phase, self.epoch = state["phase"], state["epoch"]
+        self.network.load_state_dict(state["network"])
+        self.optimizer = self.make_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.set_random_state(state["random"])
+        self.history, self.best = state["history"], state["best"]
+        return True
+
+    @functools.cached_property
+    def warm_start_key(self) -> str:
+        """Digest of all the warm start depends on: data, recipe, input size, seed, device."""
+        recipe = self.recipe
+        weights = recipe.weights
+        settings = {
+            "version": checkpoint.WARM_START_VERSION,
+            "input_size": self.input_size,
+            "seed": self.method.seed,
+            "device": self.device.type,
+            "classes": self.classes,
+            "weights": None if weights is None else checkpoint.file_identity(weights),
+            **{
+                name: getattr(recipe, name)
+                for name in (
+                    "backbone",
+                    "width",
+                    "batch_size",
+                    "momentum",
+                    "nesterov",
+                    "weight_decay",
+                    "schedule",
+                    "lr_step_epochs",
+                    "flip",
+                    "translate",
+                    "warm_start_epochs",
+                    "warm_start_lr",
+                    "label_smoothing",
+                )
+            },
+        }
+        validation = self.validation
+        return checkpoint.digest(
+            settings,
+            self.train.inputs,
+            self.train.labels,
+            None if validation is None else validation.indices,
+            None if validation is None else validation.labels,
+        )
+
+    def load_warm_start(self) -> bool:
+        cached = checkpoint.load(checkpoint.warm_start_path(self.warm_start_key))
+        if cached is None:
+            return False
+        self.network.load_state_dict(cached["network"])
+        self.set_random_state(cached["random"])
+        self.history = [{**entry, "cached": True} for entry in cached["history"]]
+        return True
+
+    def store_warm_start(self) -> None:
+        checkpoint.save(
+            checkpoint.warm_start_path(self.warm_start_key),
+            {
+                "network": self.network.state_dict(),
+                "random": self.random_state(),
+                "history": [e for e in self.history if e["phase"] == WARM_START],
+            },
+        )

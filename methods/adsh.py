@@ -1,0 +1,162 @@
+"""ADSH: asymmetric deep supervised hashing (Jiang, Li, AAAI 2018)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from hashbench.deep.losses import similarity
+from hashbench.deep.method import DeepHashingMethod
+from hashbench.deep.trainer import Trainer
+from hashbench.errors import HashbenchError
+from hashbench.method import Subset
+from hashbench.registry import register_method
+
+#: Database rows per block when a full (sampled x database) similarity would be too big.
+BLOCK = 4096
+
+
+def adsh_loss(
+    u: torch.Tensor,
+    database_codes: torch.Tensor,
+    targets: torch.Tensor,
+    own_codes: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
+    """sum_ij (u_i^T v_j - K s_ij)^2 + gamma sum_i ||v_i - u_i||^2, over (n x B), as the
+    authors' code normalises it.
+
+    ``u`` (B, K) are the batch's tanh outputs, ``database_codes`` V (n, K), ``targets`` K s_ij
+    (B, n), ``own_codes`` the rows of V of the batch's own items.
+    """
+    square = (u @ database_codes.T - targets).pow(2).sum()
+    quantisation = (own_codes - u).pow(2).sum()
+    return (square + gamma * quantisation) / (len(database_codes) * len(u))
+
+
+def update_database_codes(
+    codes: torch.Tensor, sampled_outputs: torch.Tensor, q: torch.Tensor
+) -> None:
+    """ADSH's discrete step: V's columns one bit at a time, in place.
+
+    With U the sampled items' outputs and Q = -2K S^T U - 2 gamma U_bar, bit k is
+    V_k = -sign(2 V_{-k} U_{-k}^T U_k + Q_k); V_{-k} U_{-k}^T U_k = V G_k - V_k G_kk, G = U^T U.
+    """
+    gram = sampled_outputs.T @ sampled_outputs
+    for k in range(codes.shape[1]):
+        rest = codes @ gram[:, k] - codes[:, k] * gram[k, k]
+        codes[:, k] = torch.where(2 * rest + q[:, k] > 0, -1.0, 1.0)
+
+
+@register_method("adsh")
+class ADSH(DeepHashingMethod):
+    """Only queries go through the network; the database's codes V are learned directly.
+
+    One epoch here is one outer iteration: sample ``samples`` training items, train the
+    network ``inner_epochs`` passes over them against V, then update V bit by bit. The
+    training items' codes are V (see ``encode_database``). ``soft_similarity``: the authors'
+    code replaces s in {-1, 1} by s in {-r, 1}, r = similar / dissimilar pairs of the sample;
+    false gives the paper's {-1, 1}.
+    """
+
+    squash = True
+    # The authors' MATLAB code, with CNN-F: batch 64, 50 outer iterations of 3 epochs,
+    # learning rates logspace(-4, -6), weight decay 5e-4, no momentum.
+    paper_recipe = {
+        "lr": 1e-4,
+        "batch_size": 64,
+        "epochs": 50,
+        "momentum": 0.0,
+        "weight_decay": 5e-4,
+        "schedule": "exponential",
+    }
+
+    def __init__(
+        self,
+        bits: int,
+        seed: int = 0,
+        *,
+        gamma: float = 200.0,
+        samples: int = 2000,
+        inner_epochs: int = 3,
+        soft_similarity: bool = True,
+        **training: Any,
+    ) -> None:
+        super().__init__(bits, seed, **training)
+        for name, value in (("samples", samples), ("inner_epochs", inner_epochs)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise HashbenchError(f"adsh: {name} must be an integer >= 1, got {value!r}")
+        self.gamma = gamma
+        self.samples = samples
+        self.inner_epochs = inner_epochs
+        self.soft_similarity = soft_similarity
+
+    def begin_training(self, trainer: Trainer) -> None:
+        self.train_indices_ = np.asarray(trainer.train.indices)
+        self.database_codes_ = torch.zeros(trainer.n, self.bits, device=trainer.device)
+
+    def targets(self, trainer: Trainer, rows: torch.Tensor, columns: slice) -> torch.Tensor:
+        """K s_ij for items ``rows`` against training items ``columns``."""
+        s = similarity(trainer.labels[rows], trainer.labels[columns])
+        low = -self.ratio_ if self.soft_similarity else -1.0
+        return self.bits * (s * (1 - low) + low)
+
+    def epoch_batches(self, trainer: Trainer) -> list[torch.Tensor]:
+        count = min(self.samples, trainer.n)
+        sampled = torch.randperm(trainer.n, generator=trainer.sampler)[:count].to(trainer.device)
+        self.sampled_ = sampled
+        self.position_ = torch.full((trainer.n,), -1, dtype=torch.long, device=trainer.device)
+        self.position_[sampled] = torch.arange(count, device=trainer.device)
+        self.sampled_outputs_ = torch.zeros(count, self.bits, device=trainer.device)
+        similar = sum(
+            float(similarity(trainer.labels[sampled], trainer.labels[start : start + BLOCK]).sum())
+            for start in range(0, trainer.n, BLOCK)
+        )
+        self.ratio_ = similar / max(count * trainer.n - similar, 1.0)
+        batches = []
+        for _ in range(self.inner_epochs):
+            batches += trainer.shuffled_batches(sampled.cpu())
+        return batches
+
+    def batch_loss(
+        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+    ) -> torch.Tensor:
+        self.sampled_outputs_[self.position_[indices]] = codes.detach()
+        targets = self.targets(trainer, indices, slice(None))
+        v = self.database_codes_
+        return adsh_loss(codes, v, targets, v[indices], self.gamma)
+
+    def end_epoch(self, trainer: Trainer) -> None:
+        outputs = self.sampled_outputs_
+        q = torch.empty_like(self.database_codes_)
+        for start in range(0, trainer.n, BLOCK):
+            block = slice(start, start + BLOCK)
+            q[block] = -2 * self.targets(trainer, self.sampled_, block).T @ outputs
+        q[self.sampled_] -= 2 * self.gamma * outputs
+        update_database_codes(self.database_codes_, outputs, q)
+
+    def training_codes(self, trainer: Trainer) -> torch.Tensor:
+        return self.database_codes_
+
+    def training_state(self) -> dict[str, torch.Tensor]:
+        return {"database_codes": self.database_codes_}
+
+    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.database_codes_.copy_(state["database_codes"])
+
+    def encode_database(self, database: Subset) -> np.ndarray:
+        """Items ADSH trained on get their learned codes V; the others go through the network."""
+        if not getattr(self, "fitted_", False):
+            raise HashbenchError(f"{self.name}: call fit() before encode_database()")
+        order = np.argsort(self.train_indices_)
+        sorted_indices = self.train_indices_[order]
+        wanted = np.asarray(database.indices)
+        found = np.searchsorted(sorted_indices, wanted).clip(max=len(order) - 1)
+        known = sorted_indices[found] == wanted
+        codes = np.empty((len(database), self.bits), dtype=np.float32)
+        codes[known] = self.database_codes_.cpu().numpy()[order[found[known]]]
+        if not known.all():
+            codes[~known] = self._encode(database.inputs[~known])
+        return self._as_bits(codes, len(database))

@@ -1,0 +1,127 @@
+"""The deep engine's parts: device choice, augmentation, schedules, presets and parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hashbench.methods.dpsh import DPSH
+
+from hashbench import HashbenchError, create_method
+from hashbench.deep.augment import augment
+from hashbench.deep.device import select_device
+from hashbench.deep.recipes import SCRATCH, learning_rate, resolve
+
+
+def test_device_is_cuda_when_present_else_cpu_and_the_variable_overrides(monkeypatch) -> None:
+    monkeypatch.delenv("HASHBENCH_DEVICE", raising=False)
+    assert select_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    assert select_device() == torch.device("cpu")
+    monkeypatch.setenv("HASHBENCH_DEVICE", "gpu please")
+    with pytest.raises(HashbenchError, match="HASHBENCH_DEVICE='gpu please' is not a device"):
+        select_device()
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda:99")
+    with pytest.raises(HashbenchError, match="HASHBENCH_DEVICE='cuda:99'"):
+        select_device()
+
+
+def random_images(n: int, size: int = 6) -> torch.Tensor:
+    return torch.randint(0, 256, (n, size, size + 1, 3), dtype=torch.uint8)
+
+
+def test_flips_mirror_about_half_of_the_images() -> None:
+    images = random_images(64)
+    out = augment(images, flip=True, translate=0, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (64, 3, 6, 7) and out.dtype == torch.uint8
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    channels_first = images.permute(0, 3, 1, 2)
+    kept = (out == channels_first).flatten(1).all(dim=1)
+    mirrored = (out == channels_first.flip(-1)).flatten(1).all(dim=1)
+    assert bool((kept | mirrored).all())
+    assert 10 < int(mirrored.sum()) < 54
+
+
+def test_translations_are_crops_of_the_reflection_padded_image() -> None:
+    images, shift = random_images(32), 2
+    out = augment(images, flip=False, translate=shift, generator=torch.Generator().manual_seed(1))
+    seen = set()
+    for image, moved in zip(images.numpy(), out.permute(0, 2, 3, 1).numpy(), strict=True):
+        padded = np.pad(image, ((shift, shift), (shift, shift), (0, 0)), mode="reflect")
+        matches = [
+            (dy, dx)
+            for dy in range(2 * shift + 1)
+            for dx in range(2 * shift + 1)
+            if np.array_equal(padded[dy : dy + 6, dx : dx + 7], moved)
+        ]
+        assert matches, "an augmented image is no crop of its padded original"
+        seen.update(matches)
+    assert len(seen) > 10  # the shifts vary over the whole range
+
+
+def test_learning_rate_schedules() -> None:
+    onecycle = SCRATCH  # warm-up over the first 20% of the steps, then linear decay to 0
+    assert learning_rate(onecycle, 1.0, 10, 1, 0.0) == pytest.approx(0.5)
+    assert learning_rate(onecycle, 1.0, 10, 6, 0.0) == pytest.approx(0.5)
+    assert learning_rate(onecycle, 1.0, 10, 9, 0.99) == pytest.approx(0.00125)
+    step = resolve("dpsh", "scratch", {}, {"schedule": "step", "lr_step_epochs": 50})
+    assert [learning_rate(step, 1.0, 150, e, 0.5) for e in (0, 49, 50, 149)] == pytest.approx(
+        [1, 1, 0.1, 0.01]
+    )
+    exponential = resolve("adsh", "scratch", {}, {"schedule": "exponential"})
+    assert learning_rate(exponential, 1e-4, 50, 0, 0.5) == pytest.approx(1e-4)
+    assert learning_rate(exponential, 1e-4, 50, 49, 0.5) == pytest.approx(1e-6)
+    constant = resolve("dsh", "scratch", {}, {"schedule": "constant"})
+    assert learning_rate(constant, 0.3, 5, 4, 0.9) == 0.3
+
+
+def test_scratch_is_the_default_and_any_setting_can_be_overridden() -> None:
+    method = create_method("dpsh", bits=32, epochs=3, backbone="cnnf")
+    params = method.get_params()
+    assert params["preset"] == "scratch" and params["epochs"] == 3
+    assert params["backbone"] == "cnnf" and params["warm_start_epochs"] == SCRATCH.warm_start_epochs
+    assert params["eta"] == 10.0 and params["bank"] is False
+    assert type(method)(**params).get_params() == params
+
+
+def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
+    weights = str(tmp_path / "imagenet-vgg-f.mat")
+    dpsh = create_method("dpsh", bits=24, preset="paper", weights=weights).get_params()
+    assert (dpsh["backbone"], dpsh["lr"], dpsh["batch_size"], dpsh["epochs"]) == (
+        "cnnf",
+        0.05,
+        128,
+        150,
+    )
+    assert dpsh["warm_start_epochs"] == 0 and dpsh["flip"] is False and dpsh["translate"] == 0
+    dmrh = create_method("dmrh", bits=24, preset="paper", weights=weights).get_params()
+    assert (dmrh["lr"], dmrh["batch_size"], dmrh["eta"], dmrh["regions"]) == (0.1, 32, 0.02, 2)
+    adsh = create_method("adsh", bits=24, preset="paper", weights=weights).get_params()
+    assert (adsh["schedule"], adsh["gamma"], adsh["samples"]) == ("exponential", 200.0, 2000)
+    dsh = create_method("dsh", bits=24, preset="paper", weights=weights).get_params()
+    assert (dsh["lr"], dsh["weight_decay"], dsh["alpha"]) == (1e-3, 4e-3, 0.01)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"preset": "paper"}, r"preset 'paper' fine-tunes cnnf .* --set dpsh.weights=PATH"),
+        ({"preset": "fastest"}, "unknown preset 'fastest'"),
+        ({"epoch": 3}, "dpsh has no parameter epoch"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"batch_size": 1}, "batch_size must be an integer >= 2"),
+        ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
+        ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
+        ({"lr": 0}, "lr must be positive"),
+    ],
+)
+def test_impossible_settings_are_refused_at_construction(settings: dict, message: str) -> None:
+    with pytest.raises(HashbenchError, match=message):
+        DPSH(bits=16, **settings)
+
+
+def test_method_specific_settings_are_checked() -> None:
+    with pytest.raises(HashbenchError, match="regions"):
+        create_method("dmrh", bits=16, regions=0)
+    with pytest.raises(HashbenchError, match="samples"):
+        create_method("adsh", bits=16, samples=0)

@@ -1,0 +1,237 @@
+"""Deep methods trained for real, tiny, on the CPU: learning, selection, resumption, caching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from hashbench import HashbenchError, Subset, create_method
+from hashbench.deep.trainer import HASHING, WARM_START, Trainer
+from hashbench.evaluation import mean_average_precision
+
+#: Tiny but real: CNN geometry as in production, few channels, a few epochs.
+TINY: dict[str, Any] = {
+    "width": 0.125,
+    "batch_size": 16,
+    "warm_start_epochs": 1,
+    "epochs": 2,
+    "val_topk": None,
+}
+METHOD_SETTINGS: dict[str, dict[str, Any]] = {
+    "dpsh": {},
+    "dsh": {},
+    "adsh": {"samples": 32, "inner_epochs": 1},
+    "dmrh": {"regions": 2},
+}
+
+
+def separable_images(n: int, classes: int = 4, seed: int = 0, offset: int = 0) -> Subset:
+    """32 x 32 images whose class sets the colour of each quadrant, plus pixel noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    palette = np.random.default_rng(99).integers(30, 226, size=(classes, 2, 2, 3))
+    templates = palette.repeat(16, axis=1).repeat(16, axis=2)
+    noise = rng.integers(-25, 26, size=(n, 32, 32, 3))
+    images = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
+    return Subset(indices=np.arange(offset, offset + n), inputs=images, labels=labels)
+
+
+@pytest.fixture(scope="module")
+def train() -> Subset:
+    return separable_images(64)
+
+
+@pytest.fixture(scope="module")
+def validation() -> Subset:
+    return separable_images(24, seed=1, offset=64)
+
+
+@pytest.fixture(autouse=True)
+def on_one_cpu_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tensors this small gain nothing from threads, which only contend on a busy machine."""
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make(name: str, seed: int = 0, bits: int = 16, **settings: Any):
+    return create_method(
+        name, bits=bits, seed=seed, **{**TINY, **METHOD_SETTINGS[name], **settings}
+    )
+
+
+def without_timing(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k not in ("seconds", "cached")} for e in history]
+
+
+def test_training_lowers_the_loss_and_beats_random_codes(train, validation) -> None:
+    method = make("dmrh", warm_start_epochs=6, epochs=4).fit(train)
+    for phase in (WARM_START, HASHING):
+        losses = [entry["loss"] for entry in method.history_ if entry["phase"] == phase]
+        assert losses[-1] < 0.9 * losses[0], phase
+    queries = method.encode(validation.inputs)
+    database = method.encode_database(train)
+    learned = mean_average_precision(queries, database, validation.labels, train.labels, topk=None)
+    rng = np.random.default_rng(0)
+    chance = mean_average_precision(
+        rng.integers(0, 2, queries.shape, dtype=np.uint8),
+        rng.integers(0, 2, database.shape, dtype=np.uint8),
+        validation.labels,
+        train.labels,
+        topk=None,
+    )
+    assert chance < 0.4 and learned > chance + 0.4
+
+
+@pytest.mark.parametrize("name", sorted(METHOD_SETTINGS))
+def test_history_and_the_kept_weights_come_from_the_best_validation_epoch(
+    name: str, train: Subset, validation: Subset
+) -> None:
+    method = make(name, epochs=3).fit(train, validation)
+    history = method.history_
+    assert [(e["phase"], e["epoch"]) for e in history] == [
+        (WARM_START, 1),
+        (HASHING, 1),
+        (HASHING, 2),
+        (HASHING, 3),
+    ]
+    assert {"loss", "seconds", "val_accuracy"} <= set(history[0])
+    hashing = [e for e in history if e["phase"] == HASHING]
+    best = max(hashing, key=lambda e: e["val_map"])
+    assert [e.get("selected", False) for e in hashing] == [e is best for e in hashing]
+    # The codes the method gives now reproduce the selected epoch's validation mAP.
+    queries = method.encode(validation.inputs)
+    database = method.encode_database(train)
+    score = mean_average_precision(queries, database, validation.labels, train.labels, topk=None)
+    assert score == pytest.approx(best["val_map"], abs=1e-4)
+
+
+def test_dmrh_code_is_the_sign_of_the_mean_of_its_regional_outputs(train) -> None:
+    method = make("dmrh", regions=3, warm_start_epochs=0, epochs=1).fit(train)
+    images = torch.from_numpy(train.inputs[:8]).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        regional = method.network_(images)  # (8, K, 3, 3): one code per region
+    assert regional.shape == (8, 16, 3, 3)
+    fused = regional.mean(dim=(2, 3))
+    assert not torch.allclose(regional[:, :, 0, 0], fused)  # regions do differ
+    np.testing.assert_array_equal(method.encode(train.inputs[:8]), (fused > 0).numpy())
+
+
+def test_same_seed_same_training_other_seed_other_codes(train) -> None:
+    first = make("dmrh", seed=5).fit(train)
+    second = make("dmrh", seed=5).fit(train)
+    assert without_timing(first.history_) == without_timing(second.history_)
+    np.testing.assert_array_equal(first.encode(train.inputs), second.encode(train.inputs))
+    other = make("dmrh", seed=6).fit(train)
+    assert not np.array_equal(first.encode(train.inputs), other.encode(train.inputs))
+
+
+class Interrupted(Exception):
+    """Stands for a crash or a kill just after a checkpoint was written."""
+
+
+@pytest.mark.parametrize(
+    ("name", "phase", "epoch"),
+    [("adsh", HASHING, 1), ("dpsh", WARM_START, 1), ("dmrh", HASHING, 2)],
+)
+def test_an_interrupted_fit_resumes_from_its_checkpoint_and_ends_the_same(
+    name: str,
+    phase: str,
+    epoch: int,
+    train: Subset,
+    validation: Subset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = {"warm_start_epochs": 2, "epochs": 3}
+    reference = make(name, **settings)
+    reference.workspace = tmp_path / "uninterrupted"
+    reference.fit(train, validation)
+
+    monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "fresh-cache"))
+    save = Trainer.save_checkpoint
+
+    def save_then_die(trainer: Trainer) -> None:
+        save(trainer)
+        if (trainer.phase, trainer.epoch) == (phase, epoch):
+            raise Interrupted
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
+    interrupted = make(name, **settings)
+    interrupted.workspace = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        interrupted.fit(train, validation)
+    monkeypatch.setattr(Trainer, "save_checkpoint", save)
+
+    epochs_run: list[tuple[str, int]] = []
+    run_epoch = Trainer.run_epoch
+
+    def counting(trainer: Trainer, index: int, total: int) -> float:
+        epochs_run.append((trainer.phase, index + 1))
+        return run_epoch(trainer, index, total)
+
+    monkeypatch.setattr(Trainer, "run_epoch", counting)
+    resumed = make(name, **settings)
+    resumed.workspace = interrupted.workspace
+    resumed.fit(train, validation)
+
+    everything = [(WARM_START, 1), (WARM_START, 2), (HASHING, 1), (HASHING, 2), (HASHING, 3)]
+    assert epochs_run == everything[everything.index((phase, epoch)) + 1 :]
+    assert without_timing(resumed.history_) == without_timing(reference.history_)
+    for kept, expected in zip(
+        resumed.network_.state_dict().values(),
+        reference.network_.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(kept, expected)
+    np.testing.assert_array_equal(resumed.encode_database(train), reference.encode_database(train))
+
+
+def test_a_checkpoint_of_another_run_is_refused(train, tmp_path: Path) -> None:
+    first = make("dsh")
+    first.workspace = tmp_path
+    first.fit(train)
+    other = make("dsh", alpha=0.5)
+    other.workspace = tmp_path
+    with pytest.raises(HashbenchError, match="checkpoint of a different run"):
+        other.fit(train)
+
+
+def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(
+    train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dpsh = make("dpsh", bits=16).fit(train)
+    dsh = make("dsh", bits=32).fit(train)  # same recipe, seed and data: the cached warm start
+    warm = [e for e in dsh.history_ if e["phase"] == WARM_START]
+    assert warm and all(e["cached"] for e in warm)
+    assert without_timing(warm) == without_timing(dpsh.history_[: len(warm)])
+    monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "empty"))
+    uncached = make("dsh", bits=32).fit(train)
+    assert not any(e.get("cached") for e in uncached.history_)
+    np.testing.assert_array_equal(dsh.encode(train.inputs), uncached.encode(train.inputs))
+    dmrh = make("dmrh").fit(train)  # another input size (40 pixels): its own warm start
+    assert not any(e.get("cached") for e in dmrh.history_)
+
+
+def test_adsh_codes_its_training_items_with_v_and_others_with_the_network(
+    train: Subset, validation: Subset
+) -> None:
+    method = make("adsh").fit(train)
+    both = Subset(
+        indices=np.concatenate([validation.indices, train.indices[::-1]]),
+        inputs=np.concatenate([validation.inputs, train.inputs[::-1]]),
+        labels=np.concatenate([validation.labels, train.labels[::-1]]),
+    )
+    codes = method.encode_database(both)
+    learned = (method.database_codes_.numpy() > 0).astype(np.uint8)
+    np.testing.assert_array_equal(codes[len(validation) :], learned[::-1])
+    np.testing.assert_array_equal(codes[: len(validation)], method.encode(validation.inputs))
+    with pytest.raises(HashbenchError, match="fit"):
+        make("adsh").encode_database(train)
