@@ -14,6 +14,7 @@ thread), and nothing larger than an int16 chunk of distances is ever materialise
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,8 +27,11 @@ from hashbench.errors import HashbenchError
 from hashbench.hamming import HammingDistances, as_bits
 from hashbench.relevance import Relevance, as_labels
 
-#: Elements (rows x database) of one chunk: its int16 distances then weigh 24 MB on CPU.
-_CPU_CHUNK_ELEMENTS = 12_000_000
+#: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
+#: cache (32 rows of 50,000: 20% faster than 240), in multiples of 32 rows where possible,
+#: which oneDNN's bf16 products run up to twice as fast as their neighbours.
+_CPU_CHUNK_ELEMENTS = 1_600_000
+_CPU_ROW_MULTIPLE = 32
 _CUDA_CHUNK_ELEMENTS = 100_000_000
 _RADIUS = 2
 
@@ -149,7 +153,7 @@ PerChunk = Callable[[int, int, torch.Tensor], dict[str, np.ndarray]]
 class _Search:
     """Validated codes and labels, and the chunked loop over queries."""
 
-    queries: np.ndarray
+    query_count: int
     distances: HammingDistances
     relevance: Relevance
     device: torch.device
@@ -174,8 +178,8 @@ class _Search:
         database_labels = as_labels(database_labels, len(database), "database labels")
         resolved = _resolve_device(device)
         return cls(
-            queries=queries,
-            distances=HammingDistances(database, resolved),
+            query_count=len(queries),
+            distances=HammingDistances(queries, database, resolved),
             relevance=Relevance(query_labels, database_labels, resolved),
             device=resolved,
         )
@@ -199,16 +203,23 @@ class _Search:
             for name, value in values.items():
                 total = value.sum(axis=0)
                 totals[name] = totals[name] + total if name in totals else total
-        return {name: total / len(self.queries) for name, total in totals.items()}
+        return {name: total / self.query_count for name, total in totals.items()}
 
     def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
-        budget = _CUDA_CHUNK_ELEMENTS if self.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
-        rows = max(1, budget // self.size)
-        starts = range(0, len(self.queries), rows)
+        if self.device.type == "cuda":
+            rows = max(1, _CUDA_CHUNK_ELEMENTS // self.size)
+        else:
+            rows = max(1, _CPU_CHUNK_ELEMENTS // self.size)
+            rows -= rows % _CPU_ROW_MULTIPLE if rows >= _CPU_ROW_MULTIPLE else 0
+        starts = range(0, self.query_count, rows)
+        buffers = threading.local()
 
         def run(start: int) -> dict[str, np.ndarray]:
-            stop = min(start + rows, len(self.queries))
-            return per_chunk(start, stop, self.distances(self.queries[start:stop]))
+            stop = min(start + rows, self.query_count)
+            if not hasattr(buffers, "out"):  # one per worker thread, reused chunk after chunk
+                buffers.out = self.distances.buffer(rows)
+            out = None if buffers.out is None else buffers.out[: stop - start]
+            return per_chunk(start, stop, self.distances(start, stop, out))
 
         if self.device.type == "cuda":
             yield from map(run, starts)

@@ -322,8 +322,8 @@ def test_precision_metrics_and_curves_match_brute_force() -> None:
 def test_cuda_ranking_code_agrees_with_the_cpu_path() -> None:
     # The CUDA path's torch code runs on CPU tensors too; it must rank and count identically.
     queries, database, query_labels, database_labels = random_problem(8, 9, 300, 10)
-    hamming = HammingDistances(database, torch.device("cpu"))
-    biased = hamming(queries)
+    hamming = HammingDistances(queries, database, torch.device("cpu"))
+    biased = hamming(0, len(queries))
     plain = biased - hamming.bias
     relevant = torch.from_numpy(query_labels[:, None] == database_labels[None, :])
     numpy_top = ranking.top_columns(biased, hamming.bias, 10, 120)
@@ -348,8 +348,8 @@ def test_rows_the_estimate_leaves_short_take_all_their_items(
     if wide_keys:  # as for databases too large for uint32 sort keys
         monkeypatch.setattr(ranking, "_UINT32_KEYS_BELOW", 0)
     queries, database, _, _ = random_problem(9, 5, 200, 12)
-    hamming = HammingDistances(database, torch.device("cpu"))
-    values = hamming(queries).numpy()
+    hamming = HammingDistances(queries, database, torch.device("cpu"))
+    values = hamming(0, len(queries)).numpy()
     d = np.array([distances(q, database) for q in queries])
     expected = np.argsort(d, axis=1, kind="stable")[:, :150]
     for cutoffs in ([12] * 5, [0] * 5, [0, 12, 3, 0, 5]):  # 0 keeps too few items
@@ -366,8 +366,8 @@ def test_distances_are_exact(bits: int) -> None:
     queries[0] = 0
     database = rng.integers(0, 2, (50, bits), dtype=np.uint8)
     database[0] = 1  # distance bits from query 0: the largest there is
-    hamming = HammingDistances(database, torch.device("cpu"))
-    got = hamming(queries).numpy() - hamming.bias
+    hamming = HammingDistances(queries, database, torch.device("cpu"))
+    got = hamming(0, 6).numpy() - hamming.bias
     expected = np.count_nonzero(queries[:, None, :] != database[None, :, :], axis=2)
     np.testing.assert_array_equal(got, expected)
 
