@@ -10,6 +10,8 @@ Every function returns one value per query row; the evaluator averages them. Con
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from scipy.special import gammaln
@@ -74,8 +76,7 @@ def tie_aware_average_precision(
     rows, _ = all_counts.shape
     size = int(all_counts[0].sum())
     k = min(k, size)
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, size + 1))])
-    log_factorial = gammaln(np.arange(size + 1) + 1.0)
+    harmonic, log_factorial = _tables(size)
     before_all = np.cumsum(all_counts, axis=1) - all_counts
     before_relevant = np.cumsum(relevant_counts, axis=1) - relevant_counts
     cut = (before_all + all_counts < k).sum(axis=1)
@@ -106,6 +107,16 @@ def tie_aware_average_precision(
         probability * (full_blocks[owner] + partial), found, out=np.zeros(len(x)), where=found > 0
     )
     return np.bincount(owner, weights=value, minlength=rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic numbers H(0..size) and log(0..size!), computed once per database size."""
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, size + 1))])
+    log_factorial = gammaln(np.arange(size + 1) + 1.0)
+    for table in (harmonic, log_factorial):
+        table.flags.writeable = False
+    return harmonic, log_factorial
 
 
 def _expected_block_precision(
