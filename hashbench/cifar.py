@@ -21,7 +21,7 @@ import numpy as np
 
 from hashbench.cache import cached_array
 from hashbench.dataset import Dataset
-from hashbench.errors import HashbenchError
+from hashbench.errors import DataNotFound, HashbenchError
 from hashbench.fileio import sha256_file
 from hashbench.imagefolder import DECODER_VERSION, load_image_folder, resize_images
 
@@ -85,7 +85,7 @@ def load_cifar10(roots: Sequence[Path], image_size: int | None = None) -> Datase
             found = download_cifar10(roots[0])
         except (OSError, RuntimeError) as error:
             looked = ", ".join(str(Path(root) / c) for root in roots for c in CANDIDATES)
-            raise HashbenchError(
+            raise DataNotFound(
                 f"CIFAR-10 not found (looked for {looked}) and downloading it into {roots[0]} "
                 f"failed ({error}); put {PYTHON_ARCHIVE} or cifar10-jpeg.tar.gz in a folder "
                 "and pass --data-root DIR (or set HASHBENCH_DATA)"

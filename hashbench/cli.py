@@ -173,6 +173,28 @@ def build_parser() -> Parser:
     table.add_argument("--output", type=Path, help="write to this file instead of stdout")
     table.set_defaults(handler=command_table)
 
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="run a paper's whole grid and write its tables, figures and a README",
+        description="Runs every method x bits x seed of the paper on each of its data sets that "
+        "can be found, plus the regions sweep; resumable. Without a GPU the deep methods run at a "
+        "CPU-sized setting into <out>/cpu-sized/, kept out of the paper table.",
+    )
+    reproduce.add_argument("paper", choices=["dmrh"], help="the paper to reproduce")
+    reproduce.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default: results)"
+    )
+    reproduce.add_argument(
+        "--seeds", type=int_list, default=(0, 1, 2), help="comma-separated seeds (default: 0,1,2)"
+    )
+    reproduce.add_argument(
+        "--data-root",
+        type=Path,
+        action="append",
+        help="folder to look for data sets in (repeatable)",
+    )
+    reproduce.set_defaults(handler=command_reproduce)
+
     figure = commands.add_parser(
         "figure", help="draw a figure from records: regions, convergence or pr (PNG and PDF)"
     )
@@ -286,6 +308,14 @@ def command_table(args: argparse.Namespace) -> None:
         atomic_write_text(args.output, text)
     else:
         print(text, end="")
+
+
+def command_reproduce(args: argparse.Namespace) -> None:
+    from hashbench.reproduce import reproduce
+
+    data_root = tuple(args.data_root) if args.data_root else None
+    readme = reproduce(args.paper, args.out, args.seeds, data_root, args.arguments)
+    print(f"wrote {readme} and the tables and figures beside it")
 
 
 def records_in(results: Path) -> list[dict[str, Any]]:

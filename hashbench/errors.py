@@ -8,3 +8,11 @@ class HashbenchError(Exception):
     anything a user can fix (a wrong name, a missing or corrupt file, an impossible setting);
     let genuine bugs raise their own exceptions.
     """
+
+
+class DataNotFound(HashbenchError):
+    """A named data set's files are nowhere the user pointed to.
+
+    Kept apart so that a grid over several data sets (``hashbench reproduce``) can skip the
+    ones a user does not have while still stopping on data that is present but broken.
+    """
