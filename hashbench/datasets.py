@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -14,6 +15,8 @@ from hashbench.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load
 from hashbench.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.imagefolder import is_archive, load_image_folder, resize_images
+from hashbench.listfile import ListSource, load_list_dataset
+from hashbench.mosaic import load_cifar10_mosaic
 
 Loader = Callable[[list[Path], int | None], Dataset]
 
@@ -22,6 +25,13 @@ Loader = Callable[[list[Path], int | None], Dataset]
 class _Entry:
     description: str
     load: Loader
+    #: An environment variable naming the data set's own folder, searched first when no
+    #: data root is given.
+    env: str | None = None
+
+    def default_roots(self) -> list[Path]:
+        own = os.environ.get(self.env, "") if self.env else ""
+        return ([Path(own)] if own else []) + default_data_roots()
 
 
 def default_data_roots() -> list[Path]:
@@ -50,6 +60,22 @@ def load_digits(roots: list[Path], image_size: int | None = None) -> Dataset:
     )
 
 
+COCO = ListSource("coco", classes=80, folder="coco", env="HASHBENCH_COCO_ROOT")
+NUSWIDE = ListSource("nuswide", classes=21, folder="nuswide", env="HASHBENCH_NUSWIDE_ROOT")
+IMAGENET100 = ListSource(
+    "imagenet100", classes=100, folder="imagenet100", env="HASHBENCH_IMAGENET100_ROOT"
+)
+
+
+def _list_entry(source: ListSource, what: str) -> _Entry:
+    description = (
+        f"{what}; image root holding test.txt/train.txt/database.txt and/or all.txt: "
+        f"--data-root DIR (or DIR/{source.folder}), else ${source.env}; "
+        f"images resized to {source.image_size}x{source.image_size} unless --image-size"
+    )
+    return _Entry(description, functools.partial(load_list_dataset, source), source.env)
+
+
 _DATASETS = {
     "cifar10": _Entry(
         "CIFAR-10: 60,000 32x32 colour images, 10 classes, parts train (50,000) / test (10,000)",
@@ -59,6 +85,16 @@ _DATASETS = {
         "scikit-learn's handwritten digits: 1,797 8x8 grey images, 10 classes (bundled)",
         load_digits,
     ),
+    "cifar10-mosaic": _Entry(
+        "2x2 mosaics of CIFAR-10 images (64x64, multi-label: the tiles' classes): parts "
+        "train (20,000, tiles from CIFAR train) / test (2,000, tiles from CIFAR test)",
+        load_cifar10_mosaic,
+    ),
+    "coco": _list_entry(COCO, "MS-COCO 2014 (HashNet lists: 122,218 images, 80 labels)"),
+    "imagenet100": _list_entry(
+        IMAGENET100, "ImageNet-100 (HashNet lists: 100 classes as one-hot vectors)"
+    ),
+    "nuswide": _list_entry(NUSWIDE, "NUS-WIDE, 21 most frequent concepts (195,834 images)"),
 }
 
 
@@ -76,7 +112,7 @@ def load_dataset(
         raise HashbenchError(f"image size must be a positive integer, got {image_size}")
     if name_or_path in _DATASETS:
         if data_root is None:
-            roots = default_data_roots()
+            roots = _DATASETS[name_or_path].default_roots()
         elif isinstance(data_root, (str, Path)):
             roots = [Path(data_root)]
         else:
