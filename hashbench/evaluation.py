@@ -7,8 +7,9 @@ one label. Conventions (see :mod:`hashbench.retrieval_metrics`): AP@K divides by
 items found in the top K, 0 when none; ``topk=None`` or K beyond the database means all of it;
 an empty set has precision 0 and a query with no relevant item has recall 0.
 
-Memory stays bounded: queries go through in chunks (on CPU two at a time, one per worker
-thread), and nothing larger than an int16 chunk of distances is ever materialised.
+Memory stays bounded: queries go through in chunks (on CPU one per worker thread, a thread
+per core up to four), and nothing larger than a chunk's int16 distances is materialised;
+never a float64 queries x database matrix.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from hashbench.relevance import Relevance, as_labels
 #: which oneDNN's bf16 products run up to twice as fast as their neighbours.
 _CPU_CHUNK_ELEMENTS = 1_600_000
 _CPU_ROW_MULTIPLE = 32
+#: Each chunk reads the whole database operand: at least this many rows share that read.
+_CPU_MIN_ROWS = 16
 _CUDA_CHUNK_ELEMENTS = 100_000_000
 _RADIUS = 2
 
@@ -73,7 +76,7 @@ def evaluate(
         all_counts, relevant_counts = ranking.distance_counts(distances, bias, relevant, bits)
         cutoffs = ranking.cutoff_distances(all_counts, length)
         columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
-        top = search.relevance.at(start, stop, columns)
+        top = search.relevance.at(start, stop, columns, relevant)
         precision, recall = retrieval_metrics.precision_recall_by_radius(
             all_counts, relevant_counts
         )
@@ -209,7 +212,7 @@ class _Search:
         if self.device.type == "cuda":
             rows = max(1, _CUDA_CHUNK_ELEMENTS // self.size)
         else:
-            rows = max(1, _CPU_CHUNK_ELEMENTS // self.size)
+            rows = max(_CPU_MIN_ROWS, _CPU_CHUNK_ELEMENTS // self.size)
             rows -= rows % _CPU_ROW_MULTIPLE if rows >= _CPU_ROW_MULTIPLE else 0
         starts = range(0, self.query_count, rows)
         buffers = threading.local()

@@ -70,17 +70,25 @@ class Relevance:
             return (self._query[start:stop] @ self._database) > 0
         return self._query[start:stop, None] == self._database[None, :]
 
-    def at(self, start: int, stop: int, columns: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def at(
+        self,
+        start: int,
+        stop: int,
+        columns: np.ndarray | torch.Tensor,
+        block: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """bool (rows, n): relevance of row r to database item ``columns[r, i]``.
 
         ``columns`` is a numpy array on CPU (numpy gathers a few times faster than torch
-        there), a tensor on CUDA.
+        there), a tensor on CUDA. ``block``: this chunk's :meth:`block`, if already at hand.
         """
+        if self.multi_label and block is None:
+            block = self.block(start, stop)
         if isinstance(columns, torch.Tensor):
             if self.multi_label:
-                return self.block(start, stop).gather(1, columns)
+                return block.gather(1, columns)
             return self._database[columns] == self._query[start:stop, None]
         if self.multi_label:
-            return torch.from_numpy(np.take_along_axis(self.block(start, stop).numpy(), columns, 1))
+            return torch.from_numpy(np.take_along_axis(block.numpy(), columns, 1))
         labels = self._database.numpy().take(columns)
         return torch.from_numpy(labels == self._query[start:stop, None].numpy())

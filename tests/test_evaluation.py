@@ -247,6 +247,7 @@ def test_chunk_boundaries_do_not_change_the_result(monkeypatch: pytest.MonkeyPat
     reference = evaluate(*problem, topk=25)
     # 60 items x 7 rows: 23 queries go through in chunks of 7, 7, 7 and 2.
     monkeypatch.setattr(evaluation, "_CPU_CHUNK_ELEMENTS", 7 * 60)
+    monkeypatch.setattr(evaluation, "_CPU_MIN_ROWS", 1)
     assert mean_average_precision(*problem, topk=25) == pytest.approx(expected, abs=1e-12)
     chunked = evaluate(*problem, topk=25)
     assert chunked.metrics == pytest.approx(reference.metrics, abs=1e-12)
