@@ -16,7 +16,6 @@ error naming the file and the line.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.dataset import Dataset
-from hashbench.errors import HashbenchError
+from hashbench.errors import DataNotFound, HashbenchError
 from hashbench.fileio import sha256_file
 from hashbench.imagestore import store_images
 
@@ -161,7 +160,7 @@ def find_image_root(source: ListSource, roots: Sequence[Path]) -> Path:
         if any((candidate / name).is_file() for name in LIST_FILES):
             return candidate
     looked = ", ".join(str(candidate) for candidate in candidates)
-    raise HashbenchError(
+    raise DataNotFound(
         f"{source.name} not found: none of {', '.join(LIST_FILES)} in {looked}; put the list "
         f"files in the folder the listed image paths are relative to, and pass that folder "
         f"with --data-root DIR or set {source.env}"
@@ -189,5 +188,5 @@ def load_list_dataset(
         parts=merged.parts,
         class_names=tuple(str(label) for label in range(source.classes)),
         checksum=digest.hexdigest(),
-        source=f"{root}{os.sep} (lists {', '.join(p.name for p in found)}; images {size}x{size})",
+        source=f"{root} (lists {', '.join(p.name for p in found)}; images {size}x{size})",
     )
