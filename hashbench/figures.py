@@ -11,15 +11,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
-
-from hashbench.errors import HashbenchError  # noqa: E402
-from hashbench.fileio import atomic_write  # noqa: E402
-from hashbench.tables import method_rank, metric_key  # noqa: E402
+from hashbench.errors import HashbenchError
+from hashbench.fileio import atomic_write
+from hashbench.tables import method_rank, metric_key, variant_label
 
 COLUMN_WIDTH_IN = 3.4
 STYLE = {
@@ -37,22 +36,31 @@ STYLE = {
 KINDS = ("regions", "convergence", "pr")
 
 
-def save(figure: plt.Figure, stem: Path) -> list[Path]:
+def save(figure: Figure, stem: Path) -> list[Path]:
     """PNG (for screens) and PDF (for papers), each written atomically."""
     paths = []
     for suffix in ("png", "pdf"):
         path = stem.with_suffix(f".{suffix}")
         atomic_write(path, lambda handle, s=suffix: figure.savefig(handle, format=s, dpi=300))
         paths.append(path)
-    plt.close(figure)
     return paths
 
 
-def _label(name: str) -> str:
-    return name.upper()
+def _series_labels(records: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """A legend label per record: its method, and the hyper-parameters in which it differs
+    from the other records drawn (settings they all share would only clutter the legend)."""
+    variants = [record.get("variant") or {} for record in records]
+    items = [{(k, repr(v)) for k, v in variant.items()} for variant in variants]
+    common = set.intersection(*items) if items else set()
+    labels = {}
+    for record, variant, own in zip(records, variants, items, strict=True):
+        shown = {k: variant[k] for k, v in own - common}
+        text = variant_label(shown)
+        labels[id(record)] = record["method"].upper() + (f" ({text})" if text else "")
+    return labels
 
 
-def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> plt.Figure:
+def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> Figure:
     """mAP against the number of regions N: a line per bit length, a panel per protocol."""
     points: dict[str, dict[int, dict[int, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
@@ -66,10 +74,9 @@ def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> p
         raise HashbenchError(
             f"no {method} records with a 'regions' parameter; run the N sweep first"
         )
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(
-            1, len(points), figsize=(COLUMN_WIDTH_IN * min(len(points), 2), 2.4), squeeze=False
-        )
+    with rc_context(STYLE):
+        figure = Figure(figsize=(COLUMN_WIDTH_IN * min(len(points), 2), 2.4))
+        axes = figure.subplots(1, len(points), squeeze=False)
         for axis, (protocol, by_bits) in zip(axes[0], sorted(points.items()), strict=True):
             for bits, by_regions in sorted(by_bits.items()):
                 n = sorted(by_regions)
@@ -77,64 +84,81 @@ def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> p
                 std = [np.std(by_regions[k]) for k in n]
                 axis.errorbar(n, mean, yerr=std, marker="o", capsize=2, label=f"{bits} bits")
             axis.set(title=protocol, xlabel="regions per side N", ylabel="mAP")
-            axis.set_xticks(sorted({k for b in by_bits.values() for k in b}))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.legend(loc="lower right")
         figure.tight_layout()
     return figure
 
 
-def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = None) -> plt.Figure:
+def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = None) -> Figure:
     """Training loss and validation mAP against epoch, a line per method (first seed, one
     bit length), for the hashing phase of deep methods."""
+    drawn = [
+        record
+        for record in sorted(records, key=lambda r: (r["seed"], r["bits"]))
+        if record.get("history") and (bits is None or record["bits"] == bits)
+    ]
+    labels = _series_labels(drawn)
     histories: dict[str, list[dict[str, Any]]] = {}
-    for record in sorted(records, key=lambda r: (r["seed"], r["bits"])):
-        history = record.get("history")
-        if not history or (bits is not None and record["bits"] != bits):
-            continue
-        key = record["method"]
-        if "regions" in record["config"]["params"]:
-            key += f" N={record['config']['params']['regions']}"
-        histories.setdefault(key, [e for e in history if e.get("phase", "hashing") == "hashing"])
+    for record in drawn:
+        hashing = [e for e in record["history"] if e.get("phase", "hashing") == "hashing"]
+        histories.setdefault(labels[id(record)], hashing)
     if not histories:
         raise HashbenchError("no records with a training history (deep methods) to plot")
-    with plt.rc_context(STYLE):
-        figure, (loss_axis, map_axis) = plt.subplots(
-            2, 1, figsize=(COLUMN_WIDTH_IN, 3.6), sharex=True
-        )
-        for key in sorted(histories, key=lambda k: (method_rank(k.split()[0]), k)):
+    with rc_context(STYLE):
+        figure = Figure(figsize=(COLUMN_WIDTH_IN, 3.6))
+        loss_axis, map_axis = figure.subplots(2, 1, sharex=True)
+        for key in sorted(histories, key=lambda k: (method_rank(k.split()[0].lower()), k)):
             history = histories[key]
             epochs = [entry["epoch"] for entry in history]
-            loss_axis.plot(epochs, [entry["loss"] for entry in history], label=_label(key))
+            losses = [entry["loss"] for entry in history]
+            loss_axis.plot(epochs, losses, marker=".", label=key)
             if all("val_map" in entry for entry in history):
-                map_axis.plot(epochs, [entry["val_map"] for entry in history], label=_label(key))
+                val_map = [entry["val_map"] for entry in history]
+                map_axis.plot(epochs, val_map, marker=".", label=key)
         loss_axis.set(ylabel="training loss")
         map_axis.set(xlabel="epoch", ylabel="validation mAP")
+        epochs_drawn = sorted({e["epoch"] for h in histories.values() for e in h})
+        if len(epochs_drawn) <= 12:
+            map_axis.set_xticks(epochs_drawn)
+        else:
+            map_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         loss_axis.legend(loc="upper right", ncols=2)
         figure.tight_layout()
     return figure
 
 
-def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> plt.Figure:
-    """Precision-recall (one point per Hamming radius) per method, mean over seeds."""
-    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-    for record in records:
-        if record["bits"] == bits and "pr_precision" in record.get("curves", {}):
-            curve = record["curves"]
-            curves[record["method"]].append(
-                (np.asarray(curve["pr_recall"]), np.asarray(curve["pr_precision"]))
-            )
-    if not curves:
+def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> Figure:
+    """Precision-recall (one point per Hamming radius) and precision@N per method, means over
+    seeds, side by side."""
+    drawn = [r for r in records if r["bits"] == bits and "pr_precision" in r.get("curves", {})]
+    if not drawn:
         raise HashbenchError(f"no records at {bits} bits with a precision-recall curve")
-    with plt.rc_context(STYLE):
-        figure, axis = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
-        for method in sorted(curves, key=lambda m: (method_rank(m), m)):
-            recall = np.mean([r for r, _ in curves[method]], axis=0)
-            precision = np.mean([p for _, p in curves[method]], axis=0)
-            axis.plot(recall, precision, marker=".", label=_label(method))
-        axis.set(
-            xlabel="recall", ylabel="precision", title=f"{bits} bits", xlim=(0, 1), ylim=(0, 1)
-        )
-        axis.legend(loc="upper right", ncols=2)
+    labels = _series_labels(drawn)
+    by_series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in drawn:
+        by_series[labels[id(record)]].append(record)
+    with rc_context(STYLE):
+        figure = Figure(figsize=(2 * COLUMN_WIDTH_IN, 2.6))
+        pr_axis, pn_axis = figure.subplots(1, 2)
+        for series in sorted(by_series, key=lambda s: (method_rank(s.split()[0].lower()), s)):
+            group = by_series[series]
+            recall = np.mean([r["curves"]["pr_recall"] for r in group], axis=0)
+            precision = np.mean([r["curves"]["pr_precision"] for r in group], axis=0)
+            line = pr_axis.plot(recall, precision, marker=".", label=series)[0]
+            depths = sorted(
+                int(key.split("@")[1])
+                for key in group[0]["metrics"]
+                if key.startswith("precision@") and key.split("@")[1].isdigit()
+            )
+            at_n = [np.mean([r["metrics"][f"precision@{n}"] for r in group]) for n in depths]
+            pn_axis.plot(depths, at_n, marker=".", color=line.get_color(), label=series)
+        pr_axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+        pr_axis.set_title(f"precision-recall, {bits} bits")
+        pn_axis.set(xlabel="number of retrieved items N", ylabel="precision@N", ylim=(0, 1.02))
+        pn_axis.set_xscale("log")
+        pn_axis.set_title(f"precision@N, {bits} bits")
+        pn_axis.legend(loc="lower left", ncols=2)
         figure.tight_layout()
     return figure
 

@@ -172,7 +172,8 @@ class Reproducer:
         stem = "paper-table" if paper_table else "table"
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
             atomic_write_text(out / f"{stem}.{suffix}", render(summary, fmt))
-        for kind, bits in (("regions", None), ("convergence", 64), ("pr", 64)):
+        bits = 64 if 64 in self.paper.bits else self.paper.bits[0]
+        for kind in ("regions", "convergence", "pr"):
             try:
                 make_figure(kind, records, out / "figures" / kind, bits)
             except HashbenchError as error:  # e.g. no deep records yet: say so, draw the rest

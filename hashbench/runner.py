@@ -37,6 +37,9 @@ from hashbench.protocol import (
 from hashbench.records import config_hash, record_path, write_record
 from hashbench.registry import check_params, create_method, get_method
 
+#: The depths N of precision@N in every record: the usual figures' x axis.
+PRECISION_AT = (100, 200, 500, 1000, 2000, 5000)
+
 
 @dataclass(frozen=True)
 class RunPlan:
@@ -192,6 +195,7 @@ class GridRunner:
             labels[splits.query],
             labels[splits.database],
             topk=self.protocol.topk,
+            precision_at=PRECISION_AT,
         )
         timings["evaluate_s"] = time.perf_counter() - clock
         if method.input_kind == "features":
