@@ -124,7 +124,8 @@ def build_parser() -> Parser:
     run.add_argument(
         "--image-size",
         type=int,
-        help="resize every image to this square size (custom image folders)",
+        help="resize every image to this square size (default: the source's own size; "
+        "64 for the list-file data sets coco, nuswide, imagenet100)",
     )
     run.add_argument(
         "--out",

@@ -196,7 +196,7 @@ def resize_images(images: np.ndarray, image_size: int | None) -> np.ndarray:
     )
 
 
-def _decode(member: Member, image_size: int | None, source: str) -> np.ndarray:
+def decode_image(member: Member, image_size: int | None, source: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(member.data)) as image:
             image.load()
@@ -216,7 +216,7 @@ def _decode_chunk(
 ) -> np.ndarray:
     images = np.empty((len(chunk), *shape), dtype=np.uint8)
     for i, member in enumerate(chunk):
-        image = _decode(member, image_size, source)
+        image = decode_image(member, image_size, source)
         if image.shape != shape:
             raise HashbenchError(
                 f"images in {source} differ in size: {reference.path} is "
@@ -227,7 +227,7 @@ def _decode_chunk(
     return images
 
 
-def _workers() -> int:
+def decode_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
@@ -238,13 +238,13 @@ def decode_images(
     chunk_size: int = CHUNK_SIZE,
 ) -> np.ndarray:
     """uint8 (n, H, W, 3) of every member in order, decoded in parallel when worthwhile."""
-    shape = _decode(members[0], image_size, source).shape
+    shape = decode_image(members[0], image_size, source).shape
     chunks = [members[i : i + chunk_size] for i in range(0, len(members), chunk_size)]
     decode: Callable[[Sequence[Member]], np.ndarray] = functools.partial(
         _decode_chunk, image_size=image_size, reference=members[0], shape=shape, source=source
     )
     images = np.empty((len(members), *shape), dtype=np.uint8)
-    workers = min(_workers(), len(chunks))
+    workers = min(decode_workers(), len(chunks))
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(
             tqdm(total=len(members), desc="decoding images", unit="image", disable=None)

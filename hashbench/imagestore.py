@@ -31,7 +31,7 @@ from tqdm import tqdm
 from hashbench.cache import cache_root
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
-from hashbench.imagefolder import CHUNK_SIZE, DECODER_VERSION, Member, _decode, _workers
+from hashbench.imagefolder import CHUNK_SIZE, DECODER_VERSION, Member, decode_image, decode_workers
 
 #: Bytes of decoded images per chunk a worker returns (at most CHUNK_SIZE images).
 CHUNK_BYTES = 64 << 20
@@ -99,7 +99,7 @@ def _decode_into(target: Path, root: Path, paths: Sequence[str], image_size: int
             bar = stack.enter_context(
                 tqdm(total=len(paths), desc="decoding images", unit="image", disable=None)
             )
-            workers = min(_workers(), len(chunks))
+            workers = min(decode_workers(), len(chunks))
             if workers <= 1:
                 results: Iterable[tuple[np.ndarray, list[bytes]]] = map(decode, chunks)
             else:
@@ -148,5 +148,5 @@ def _decode_files(
         except OSError as error:
             raise HashbenchError(f"cannot read image {file}: {error}") from error
         digests.append(hashlib.sha256(data).digest())
-        images[index] = _decode(Member(relative, data), image_size, root)
+        images[index] = decode_image(Member(relative, data), image_size, root)
     return images, digests

@@ -140,8 +140,14 @@ def test_shipped_protocols_are_package_data_with_their_checksums() -> None:
         "cifar10-1",
         "cifar10-2",
         "cifar10-dmrh",
+        "cifar10-mosaic",
+        "coco",
+        "coco-hashnet",
         "digits",
         "imagefolder",
+        "imagenet100",
+        "nuswide",
+        "nuswide-21",
     }
     for name, protocol in protocols.items():
         content = files.joinpath(f"{name}.toml").read_bytes()
@@ -335,8 +341,9 @@ def test_protocol_file_mistakes_name_the_file_and_key(
 def test_unknown_protocol_lists_the_known_ones() -> None:
     with pytest.raises(
         HashbenchError,
-        match="unknown protocol 'nosuch'; known protocols: "
-        "cifar10, cifar10-1, cifar10-2, cifar10-dmrh, digits, imagefolder",
+        match="unknown protocol 'nosuch'; known protocols: cifar10, cifar10-1, cifar10-2, "
+        "cifar10-dmrh, cifar10-mosaic, coco, coco-hashnet, digits, imagefolder, imagenet100, "
+        "nuswide, nuswide-21",
     ):
         load_protocol("nosuch")
 
