@@ -15,6 +15,7 @@ import numpy as np
 from hashbench.cache import cached_array
 from hashbench.dataset import Dataset
 from hashbench.errors import HashbenchError
+from hashbench.gist import gist_descriptor
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -69,3 +70,13 @@ def compute_features(dataset: Dataset, name: str) -> np.ndarray:
 @register_feature("pixels", "raw pixel intensities scaled to [0, 1], flattened", cache=False)
 def pixel_features(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+
+@register_feature(
+    "gist",
+    "512-d GIST (Oliva & Torralba; LMgist.m: 4 scales x 8 orientations x 4x4 blocks, "
+    "grey 32x32, prefiltered), the literature's feature for non-deep baselines on CIFAR-10",
+    version=1,
+)
+def gist_features(images: np.ndarray) -> np.ndarray:
+    return gist_descriptor(images)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashbench.method import HashingMethod, Subset
+from hashbench.preprocess import fit_centring
 from hashbench.registry import register_method
 
 
@@ -16,10 +17,10 @@ class LSH(HashingMethod):
     """
 
     def _fit(self, train: Subset, validation: Subset | None) -> None:
+        self.standardiser_ = fit_centring(train.inputs)
         rng = np.random.default_rng(self.seed)
-        self.mean_ = train.inputs.mean(axis=0, dtype=np.float64).astype(np.float32)
-        dim = train.inputs.shape[1]
-        self.projection_ = rng.standard_normal((dim, self.bits)).astype(np.float32)
+        projection = rng.standard_normal((train.inputs.shape[1], self.bits))
+        self.projection_ = projection.astype(np.float32)
 
     def _encode(self, inputs: np.ndarray) -> np.ndarray:
-        return (inputs - self.mean_) @ self.projection_
+        return self.standardiser_.transform(inputs) @ self.projection_

@@ -1,0 +1,94 @@
+"""Preprocessing the classic (non-deep) methods share: centring, scaling and PCA.
+
+The reference MATLAB toolboxes centre the features with the training mean and divide them by
+the mean distance to the 50th nearest neighbour, so that kernel widths such as SKLSH's
+``gamma = 1`` and FSSH's ``sigma = 0.4`` mean the same thing on every data set. Methods whose
+codes do not change under scaling (LSH, PCAH, ITQ, SH) only centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hashbench.errors import HashbenchError
+
+#: The reference toolbox's "average distance to the 50th nearest neighbour" (``Dball``).
+NEIGHBOUR_RANK = 50
+#: Training points whose neighbour distances estimate that scale (the toolbox uses 100).
+SCALE_SAMPLE = 200
+_ROWS_PER_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """``(x - mean) / scale``, both learned on the training split only."""
+
+    mean: np.ndarray
+    scale: float = 1.0
+
+    def transform(self, inputs: np.ndarray) -> np.ndarray:
+        centred = np.asarray(inputs, dtype=np.float32) - self.mean
+        return centred if self.scale == 1.0 else centred / np.float32(self.scale)
+
+
+def fit_centring(inputs: np.ndarray) -> Standardiser:
+    """Centre with the training mean (accumulated in float64)."""
+    return Standardiser(mean=inputs.mean(axis=0, dtype=np.float64).astype(np.float32))
+
+
+def fit_centring_and_scale(inputs: np.ndarray, seed: int) -> Standardiser:
+    """Centre, and scale so that the mean distance to the 50th nearest neighbour is 1.
+
+    The distance is estimated from a seeded sample of training points to all of them, in
+    chunks, so memory stays at (chunk x n) whatever the size of the training set.
+    """
+    centring = fit_centring(inputs)
+    centred = centring.transform(inputs)
+    scale = neighbour_distance(centred, np.random.default_rng(seed))
+    return Standardiser(mean=centring.mean, scale=scale if scale > 0 else 1.0)
+
+
+def neighbour_distance(points: np.ndarray, rng: np.random.Generator) -> float:
+    """Mean over sampled points of the distance to their ``NEIGHBOUR_RANK``-th nearest point.
+
+    As in the toolbox, each sampled point counts itself (at distance 0) among its neighbours.
+    """
+    count = len(points)
+    sample = points[rng.choice(count, size=min(SCALE_SAMPLE, count), replace=False)]
+    rank = min(NEIGHBOUR_RANK, count) - 1
+    squared_norms = np.einsum("ij,ij->i", points, points, dtype=np.float64)
+    distances = []
+    for start in range(0, len(sample), _ROWS_PER_CHUNK):
+        chunk = sample[start : start + _ROWS_PER_CHUNK]
+        chunk_norms = np.einsum("ij,ij->i", chunk, chunk, dtype=np.float64)
+        squared = chunk_norms[:, None] + squared_norms[None, :] - 2.0 * (chunk @ points.T)
+        nearest = np.partition(squared, rank, axis=1)[:, rank]
+        distances.append(np.sqrt(np.maximum(nearest, 0.0)))
+    return float(np.concatenate(distances).mean())
+
+
+def principal_directions(centred: np.ndarray, count: int) -> np.ndarray:
+    """(d, count) float32 top principal directions, largest variance first.
+
+    The eigenvectors of the covariance, each signed so that its largest-magnitude entry is
+    positive: PCA fixes directions only up to sign, and codes must not flip between runs.
+    """
+    covariance = np.zeros((centred.shape[1],) * 2)
+    for start in range(0, len(centred), 8192):  # float32 products, float64 sum over chunks
+        chunk = np.asarray(centred[start : start + 8192], dtype=np.float32)
+        covariance += chunk.T @ chunk
+    _, vectors = np.linalg.eigh(covariance)
+    top = vectors[:, ::-1][:, :count]
+    signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(count)])
+    return (top * signs).astype(np.float32)
+
+
+def require_bits_within_dimension(method: str, bits: int, dimension: int) -> None:
+    """PCA-based codes take one bit per principal direction, so bits <= feature dimension."""
+    if bits > dimension:
+        raise HashbenchError(
+            f"{method} needs bits <= the feature dimension ({dimension}), got {bits} bits; "
+            f"use at most {dimension} bits or a feature with more dimensions"
+        )
