@@ -62,6 +62,7 @@ class ADSH(DeepHashingMethod):
     """
 
     squash = True
+    scratch_recipe = {"lr": 0.005}
     # The authors' MATLAB code, with CNN-F: batch 64, 50 outer iterations of 3 epochs,
     # learning rates logspace(-4, -6), weight decay 5e-4, no momentum.
     paper_recipe = {

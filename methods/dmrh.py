@@ -31,6 +31,7 @@ class DMRH(DeepHashingMethod):
     their mean and an image's bits are sign(mean_k h_ik), in training and out of sample.
     """
 
+    scratch_recipe = {"lr": 0.2}
     # The paper: SGD, initial learning rate 0.1, batch 32, 150 epochs. It does not give the
     # momentum, weight decay or decay schedule; these are common choices.
     paper_recipe = {

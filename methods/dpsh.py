@@ -34,6 +34,7 @@ class DPSH(DeepHashingMethod):
     as batches pass, as the authors' code does) instead of with the batch itself.
     """
 
+    scratch_recipe = {"lr": 0.2}
     # The authors' PyTorch code (SGD without momentum, lr 0.05, /10 every 50 epochs) and the
     # paper's eta = 10 for CIFAR-10.
     paper_recipe = {

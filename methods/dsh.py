@@ -33,6 +33,7 @@ class DSH(DeepHashingMethod):
     ``margin``: m for dissimilar pairs; null means the paper's m = 2K.
     """
 
+    scratch_recipe = {"lr": 0.01}
     # The paper: SGD with momentum 0.9, base learning rate 1e-3, weight decay 0.004, batch
     # 200 (it trained a small network from scratch); the epoch count and decay are common
     # choices for fine-tuning CNN-F.

@@ -10,7 +10,10 @@ from hashbench.methods.dpsh import DPSH
 from hashbench import HashbenchError, create_method
 from hashbench.deep.augment import augment
 from hashbench.deep.device import select_device
-from hashbench.deep.recipes import SCRATCH, learning_rate, resolve
+from hashbench.deep.recipes import RECIPE_FIELDS, SCRATCH, learning_rate, resolve
+
+#: Each loss's own scale: ADSH's squared inner products grow with K^2, DPSH's likelihood not.
+SCRATCH_LR = {"dpsh": 0.2, "dmrh": 0.2, "dsh": 0.01, "adsh": 0.005}
 
 
 def test_device_is_cuda_when_present_else_cpu_and_the_variable_overrides(monkeypatch) -> None:
@@ -64,14 +67,14 @@ def test_learning_rate_schedules() -> None:
     assert learning_rate(onecycle, 1.0, 10, 1, 0.0) == pytest.approx(0.5)
     assert learning_rate(onecycle, 1.0, 10, 6, 0.0) == pytest.approx(0.5)
     assert learning_rate(onecycle, 1.0, 10, 9, 0.99) == pytest.approx(0.00125)
-    step = resolve("dpsh", "scratch", {}, {"schedule": "step", "lr_step_epochs": 50})
+    step = resolve("dpsh", "scratch", {"schedule": "step", "lr_step_epochs": 50})
     assert [learning_rate(step, 1.0, 150, e, 0.5) for e in (0, 49, 50, 149)] == pytest.approx(
         [1, 1, 0.1, 0.01]
     )
-    exponential = resolve("adsh", "scratch", {}, {"schedule": "exponential"})
+    exponential = resolve("adsh", "scratch", {"schedule": "exponential"})
     assert learning_rate(exponential, 1e-4, 50, 0, 0.5) == pytest.approx(1e-4)
     assert learning_rate(exponential, 1e-4, 50, 49, 0.5) == pytest.approx(1e-6)
-    constant = resolve("dsh", "scratch", {}, {"schedule": "constant"})
+    constant = resolve("dsh", "scratch", {"schedule": "constant"})
     assert learning_rate(constant, 0.3, 5, 4, 0.9) == 0.3
 
 
@@ -82,6 +85,14 @@ def test_scratch_is_the_default_and_any_setting_can_be_overridden() -> None:
     assert params["backbone"] == "cnnf" and params["warm_start_epochs"] == SCRATCH.warm_start_epochs
     assert params["eta"] == 10.0 and params["bank"] is False
     assert type(method)(**params).get_params() == params
+
+
+def test_scratch_is_one_recipe_but_for_each_losss_learning_rate() -> None:
+    params = {name: create_method(name, bits=16).get_params() for name in SCRATCH_LR}
+    shared = [name for name in RECIPE_FIELDS if name != "lr"]
+    for name, values in params.items():
+        assert {f: values[f] for f in shared} == {f: getattr(SCRATCH, f) for f in shared}, name
+        assert values["lr"] == SCRATCH_LR[name]
 
 
 def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:

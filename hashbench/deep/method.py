@@ -25,6 +25,8 @@ class DeepHashingMethod(HashingMethod):
 
     input_kind = "images"
     supervised = True
+    #: This method's learning rate under preset "scratch" (its loss has its own scale).
+    scratch_recipe: ClassVar[dict[str, Any]] = {}
     #: This method's optimiser, learning rate, batch and epochs under preset "paper".
     paper_recipe: ClassVar[dict[str, Any]] = {}
     #: Relaxed codes are tanh(outputs), in (-1, 1), rather than the raw outputs.
@@ -35,7 +37,8 @@ class DeepHashingMethod(HashingMethod):
     ) -> None:
         super().__init__(bits, seed)
         self.preset = preset
-        recipe = resolve(self.name or type(self).__name__, preset, self.paper_recipe, training)
+        name = self.name or type(self).__name__
+        recipe = resolve(name, preset, training, self.scratch_recipe, self.paper_recipe)
         for name in RECIPE_FIELDS:
             setattr(self, name, getattr(recipe, name))
 

@@ -4,7 +4,12 @@
   hashing loss: the airbench-like network, trained first by cross-entropy on the training
   labels (the warm start), then by the method's loss with a fresh hash layer. This is what
   works from scratch on CIFAR-10 (see the project's fast-training notes): without the warm
-  start pairwise losses stop far lower.
+  start pairwise losses stop far lower. Backbone, augmentation, schedule and epochs are the
+  same for all; only the hashing phase's learning rate is each method's own
+  (``scratch_recipe``), because the losses' scales differ by orders of magnitude (ADSH's
+  squared inner products grow with K^2, DPSH's likelihood does not). Those rates were picked
+  on CIFAR-10 *training* images only (5,000 to train, 1,000 others to validate; a half-width
+  network; 6 hashing epochs on a CPU): a rough choice that a GPU run should confirm.
 * ``paper`` is each paper's own optimiser, learning rate, batch and epochs on CNN-F from
   ImageNet weights, for users who have ``imagenet-vgg-f.mat``. Each method declares its
   values beside its loss (``paper_recipe``); what a paper leaves unsaid is said there.
@@ -87,8 +92,15 @@ PAPER_BASE: dict[str, Any] = {
 }
 
 
-def resolve(method: str, preset: str, paper: dict[str, Any], given: dict[str, Any]) -> Recipe:
-    """The preset's recipe with the user's settings on top, checked before any work starts."""
+def resolve(
+    method: str,
+    preset: str,
+    given: dict[str, Any],
+    scratch: dict[str, Any] | None = None,
+    paper: dict[str, Any] | None = None,
+) -> Recipe:
+    """The preset's recipe, the method's own values for it (``scratch``, ``paper``), then the
+    user's settings on top; checked before any work starts."""
     unknown = sorted(set(given) - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(
@@ -96,9 +108,9 @@ def resolve(method: str, preset: str, paper: dict[str, Any], given: dict[str, An
             f"its training parameters: preset, {', '.join(RECIPE_FIELDS)}"
         )
     if preset == "scratch":
-        recipe = SCRATCH
+        recipe = replace(SCRATCH, **(scratch or {}))
     elif preset == "paper":
-        settings = {**PAPER_BASE, **paper}
+        settings = {**PAPER_BASE, **(paper or {})}
         settings.setdefault("warm_start_lr", settings.get("lr", SCRATCH.lr))
         recipe = replace(SCRATCH, **settings)
     else:
