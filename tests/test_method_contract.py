@@ -10,7 +10,13 @@ import pytest
 from hashbench import HashbenchError, Subset, create_method, get_method, list_methods
 
 #: Small settings so deep methods finish the contract in seconds on a CPU.
-FAST_PARAMS: dict[str, dict[str, Any]] = {}
+_TINY_DEEP = {"width": 0.125, "batch_size": 32, "warm_start_epochs": 1, "epochs": 2}
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "dpsh": _TINY_DEEP,
+    "dsh": _TINY_DEEP,
+    "dmrh": _TINY_DEEP,
+    "adsh": {**_TINY_DEEP, "samples": 64},
+}
 
 
 def toy_subset(input_kind: str, n: int = 120, seed: int = 0) -> Subset:
