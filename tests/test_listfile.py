@@ -245,10 +245,10 @@ def test_parallel_decoding_matches_serial_decoding(
 ) -> None:
     write_list_dataset(tmp_path, NUSWIDE)
     monkeypatch.setattr(imagestore, "CHUNK_BYTES", 7 * 32 * 32 * 3)  # 11 chunks of 7 images
-    monkeypatch.setattr(imagestore, "_workers", lambda: 1)
+    monkeypatch.setattr(imagestore, "decode_workers", lambda: 1)
     serial = load_dataset("nuswide", data_root=tmp_path, image_size=32)
     monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "second-cache"))
-    monkeypatch.setattr(imagestore, "_workers", lambda: 2)
+    monkeypatch.setattr(imagestore, "decode_workers", lambda: 2)
     parallel = load_dataset("nuswide", data_root=tmp_path, image_size=32)
     assert parallel.checksum == serial.checksum
     np.testing.assert_array_equal(parallel.images, serial.images)
