@@ -69,6 +69,16 @@ def method_setting(text: str) -> tuple[str, str, Any]:
     return method, key, value
 
 
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """The folder that commands reading records (table, figure) read from."""
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="results folder holding records/ (default: results)",
+    )
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="hashbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -146,12 +156,7 @@ def build_parser() -> Parser:
     listing.set_defaults(handler=command_list)
 
     table = commands.add_parser("table", help="turn records into a CSV, Markdown or LaTeX table")
-    table.add_argument(
-        "--results",
-        type=Path,
-        default=Path("results"),
-        help="results folder holding records/ (default: results)",
-    )
+    add_results_argument(table)
     table.add_argument("--format", default="markdown", choices=["csv", "markdown", "latex"])
     table.add_argument(
         "--metric",
@@ -205,12 +210,7 @@ def build_parser() -> Parser:
         help="regions: mAP against N; convergence: loss and validation mAP "
         "against epoch; pr: precision-recall per method",
     )
-    figure.add_argument(
-        "--results",
-        type=Path,
-        default=Path("results"),
-        help="results folder holding records/ (default: results)",
-    )
+    add_results_argument(figure)
     figure.add_argument("--bits", type=int, help="the code length to draw (convergence, pr)")
     figure.add_argument(
         "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"
