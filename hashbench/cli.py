@@ -1,6 +1,7 @@
 """The ``hashbench`` command: run, list, table, evaluate.
 
 Every user mistake ends in one line, ``hashbench: error: ...``, exit status 2, no traceback.
+A grid whose runs partly failed (a diverged training) ends with their list and exit status 1.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hashbench.errors import HashbenchError
+from hashbench.errors import HashbenchError, RunsFailed
 
+EXIT_RUNS_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -265,12 +267,15 @@ def command_run(args: argparse.Namespace) -> None:
     summary = summarise(iter_records(runner.records_dir))
     for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
         atomic_write_text(args.out / f"table.{suffix}", render(summary, fmt))
-    done = sum(not outcome.skipped for outcome in outcomes)
+    failed = [outcome.failure for outcome in outcomes if outcome.failure]
+    done = sum(not outcome.skipped for outcome in outcomes) - len(failed)
     print(render(summary, "markdown"), end="")
     print(
-        f"\n{done} run(s) done, {len(outcomes) - done} already recorded; records in "
-        f"{runner.records_dir}, tables in {args.out}/table.{{csv,md,tex}}"
+        f"\n{done} run(s) done, {len(outcomes) - done - len(failed)} already recorded; records "
+        f"in {runner.records_dir}, tables in {args.out}/table.{{csv,md,tex}}"
     )
+    if failed:
+        raise RunsFailed(f"{len(failed)} run(s) failed, without records:\n" + "\n".join(failed))
 
 
 def command_list(args: argparse.Namespace) -> None:
@@ -365,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
         handler(args)
+    except RunsFailed as error:
+        print(f"hashbench: {error}", file=sys.stderr)
+        return EXIT_RUNS_FAILED
     except HashbenchError as error:
         print(f"hashbench: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -16,3 +16,14 @@ class DataNotFound(HashbenchError):
     Kept apart so that a grid over several data sets (``hashbench reproduce``) can skip the
     ones a user does not have while still stopping on data that is present but broken.
     """
+
+
+class TrainingDiverged(HashbenchError):
+    """A run's loss went non-finite or exploded: the run failed and leaves no record.
+
+    Kept apart so that a grid can go on with its other runs and list the failed ones at the end.
+    """
+
+
+class RunsFailed(HashbenchError):
+    """Some runs of a grid failed (their lines are the message); the others have records."""

@@ -10,8 +10,8 @@ Three kinds of method fit this one interface:
 
 * non-deep methods (``input_kind = "features"``) receive feature vectors, float32 (n, d);
 * deep methods (``input_kind = "images"``) receive uint8 images (n, H, W, C);
-* asymmetric methods (ADSH) learn the database codes themselves and override
-  :meth:`HashingMethod.encode_database`.
+* asymmetric methods (ADSH, FSSH) code the database items they learned codes for themselves
+  and override :meth:`HashingMethod._encode_database`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class HashingMethod(ABC):
     #: resume; ``None`` outside the runner. Not a hyper-parameter.
     workspace: Path | None = None
     #: Methods that train in epochs append one dict per epoch (``epoch``, ``loss``,
-    #: ``val_map``, ...) to ``history_``; the runner stores it in the run's record.
+    #: ``val_map``, ...) to ``history_``; the runner stores it in the run's record, and
+    #: likewise ``report_``, facts about the fit and the encoding (precision, items coded).
 
     def __init__(self, bits: int, seed: int = 0) -> None:
         self.bits = bits
@@ -100,8 +101,10 @@ class HashingMethod(ABC):
         return self._as_bits(self._encode(inputs), len(inputs))
 
     def encode_database(self, database: Subset) -> np.ndarray:
-        """Codes for the retrieval database; asymmetric methods override this."""
-        return self.encode(database.inputs)
+        """Codes for the retrieval database (which may share items with the training set)."""
+        if not getattr(self, "fitted_", False):
+            raise HashbenchError(f"{self.name}: call fit() before encode_database()")
+        return self._as_bits(self._encode_database(database), len(database))
 
     def _as_bits(self, codes: np.ndarray, n: int) -> np.ndarray:
         codes = np.asarray(codes)
@@ -120,3 +123,28 @@ class HashingMethod(ABC):
     @abstractmethod
     def _encode(self, inputs: np.ndarray) -> np.ndarray:
         """Return (n, bits) real values whose signs are the bits, or booleans."""
+
+    def _encode_database(self, database: Subset) -> np.ndarray:
+        """Like :meth:`_encode`; asymmetric methods give their learned codes to known items."""
+        return self._encode(database.inputs)
+
+    def _learned_or_encoded(
+        self, database: Subset, indices: np.ndarray, learned: np.ndarray
+    ) -> np.ndarray:
+        """Database items among ``indices`` take their row of ``learned`` (codes the method
+        learned for them, signs or {0,1}); the others are encoded. The record says how many."""
+        order = np.argsort(indices)
+        sorted_indices = np.asarray(indices)[order]
+        wanted = np.asarray(database.indices)
+        position = np.searchsorted(sorted_indices, wanted).clip(max=len(order) - 1)
+        known = sorted_indices[position] == wanted
+        codes = np.empty((len(database), self.bits), dtype=np.float32)
+        codes[known] = learned[order[position[known]]]
+        if not known.all():
+            codes[~known] = self._encode(database.inputs[~known])
+        self.report_ = {
+            **getattr(self, "report_", {}),
+            "database_learned_codes": int(known.sum()),
+            "database_encoded": int((~known).sum()),
+        }
+        return codes

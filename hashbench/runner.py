@@ -2,13 +2,15 @@
 
 Everything the user typed is checked before any work or any write, so bad input leaves the
 results folder untouched. Each run writes its record last and atomically: a crash loses at
-most the run in flight, and the same command resumes where it stopped.
+most the run in flight, and the same command resumes where it stopped. A run whose training
+diverges writes no record; the grid goes on and its outcome lists the failure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +24,7 @@ from hashbench import provenance
 from hashbench.codes_file import CodesBundle, save_codes
 from hashbench.dataset import Dataset
 from hashbench.datasets import load_dataset
-from hashbench.errors import HashbenchError
+from hashbench.errors import HashbenchError, TrainingDiverged
 from hashbench.evaluation import evaluate
 from hashbench.features import compute_features, get_feature
 from hashbench.method import Subset
@@ -65,6 +67,8 @@ class RunPlan:
 class RunOutcome:
     record: Path
     skipped: bool
+    #: The one-line reason a run failed (it then has no record), else None.
+    failure: str | None = None
 
 
 def check_plan(plan: RunPlan) -> None:
@@ -157,8 +161,18 @@ class GridRunner:
         progress = tqdm(grid, desc="runs", unit="run", leave=False)
         for name, bits, seed in progress:
             progress.set_postfix_str(f"{name} {bits} bits seed {seed}")
-            outcomes.append(self.run_one(name, bits, seed))
+            try:
+                outcomes.append(self.run_one(name, bits, seed))
+            except TrainingDiverged as failure:
+                tqdm.write(f"hashbench: failed: {failure}", file=sys.stderr)
+                path = record_path(self.records_dir, self.config(name, bits, seed))
+                shutil.rmtree(self.workspace(path), ignore_errors=True)
+                outcomes.append(RunOutcome(path, skipped=False, failure=str(failure)))
         return outcomes
+
+    def workspace(self, record: Path) -> Path:
+        """Where a run keeps its checkpoints until its record is written."""
+        return self.plan.out_dir / "checkpoints" / record.stem
 
     def run_one(self, name: str, bits: int, seed: int) -> RunOutcome:
         config = self.config(name, bits, seed)
@@ -171,7 +185,7 @@ class GridRunner:
         started_at = datetime.now(timezone.utc)
         wall = time.perf_counter()
         method = create_method(name, bits=bits, seed=seed, **self.plan.params.get(name, {}))
-        workspace = self.plan.out_dir / "checkpoints" / path.stem
+        workspace = self.workspace(path)
         method.workspace = workspace
         inputs = self.inputs_for(method.input_kind)
         splits = self.splits[seed]
@@ -254,6 +268,7 @@ class GridRunner:
                 "metrics": evaluation.metrics,
                 "curves": evaluation.curves,
                 "history": getattr(method, "history_", None),
+                "report": getattr(method, "report_", {}),
                 "timings": timings,
                 "provenance": {
                     "command": self.plan.command,

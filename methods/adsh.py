@@ -147,17 +147,8 @@ class ADSH(DeepHashingMethod):
     def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
         self.database_codes_.copy_(state["database_codes"])
 
-    def encode_database(self, database: Subset) -> np.ndarray:
+    def _encode_database(self, database: Subset) -> np.ndarray:
         """Items ADSH trained on get their learned codes V; the others go through the network."""
-        if not getattr(self, "fitted_", False):
-            raise HashbenchError(f"{self.name}: call fit() before encode_database()")
-        order = np.argsort(self.train_indices_)
-        sorted_indices = self.train_indices_[order]
-        wanted = np.asarray(database.indices)
-        found = np.searchsorted(sorted_indices, wanted).clip(max=len(order) - 1)
-        known = sorted_indices[found] == wanted
-        codes = np.empty((len(database), self.bits), dtype=np.float32)
-        codes[known] = self.database_codes_.cpu().numpy()[order[found[known]]]
-        if not known.all():
-            codes[~known] = self._encode(database.inputs[~known])
-        return self._as_bits(codes, len(database))
+        return self._learned_or_encoded(
+            database, self.train_indices_, self.database_codes_.cpu().numpy()
+        )

@@ -114,18 +114,11 @@ class FSSH(HashingMethod):
             outputs.append(((kernel - self.kernel_mean_) / self.kernel_scale_) @ self.regression_)
         return np.concatenate(outputs) if outputs else np.zeros((0, self.bits), np.float32)
 
-    def encode_database(self, database: Subset) -> np.ndarray:
+    def _encode_database(self, database: Subset) -> np.ndarray:
         """Training items keep their learned codes (as in the reference); others regress."""
         if not self.learned_database_codes:
-            return super().encode_database(database)
-        order = np.argsort(self.train_indices_)
-        sorted_indices = self.train_indices_[order]
-        position = np.minimum(np.searchsorted(sorted_indices, database.indices), len(order) - 1)
-        learned = sorted_indices[position] == database.indices
-        codes = np.empty((len(database), self.bits), dtype=np.uint8)
-        codes[~learned] = self.encode(database.inputs[~learned])
-        codes[learned] = self.train_codes_[order[position[learned]]]
-        return codes
+            return super()._encode_database(database)
+        return self._learned_or_encoded(database, self.train_indices_, self.train_codes_)
 
 
 def label_matrix(labels: np.ndarray) -> np.ndarray:

@@ -136,3 +136,23 @@ def test_malformed_codes_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
     np.savez(path, query_codes=np.zeros((3, 8)), database_codes=np.zeros((5, 8)))
     status, _, err = run_cli(capsys, "evaluate", str(path))
     assert_one_line_error(status, err, "codes.npz", "query_labels")
+
+
+def test_a_diverging_run_fails_alone_without_a_record_and_the_command_exits_non_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    out = tmp_path / "results"
+    tiny = ["--set", "dpsh.width=0.125", "--set", "dpsh.warm_start_epochs=0",
+            "--set", "dpsh.epochs=4", "--set", "dpsh.schedule=constant"]  # fmt: skip
+    status, stdout, err = run_cli(capsys, "run", "--methods", "dpsh,lsh", "--bits", "16",
+                                  "--set", "dpsh.lr=1000", *tiny, "--out", str(out))  # fmt: skip
+    assert status == 1
+    assert "1 run(s) done" in stdout
+    failures = [line for line in err.splitlines() if "diverged" in line]
+    assert len(failures) == 2  # as it happens, and again in the closing summary
+    assert "1 run(s) failed, without records" in err and "Traceback" not in err
+    assert "dpsh 16 bits seed 0 diverged in the hashing phase" in failures[-1]
+    records = sorted(p.name for p in (out / "records" / "digits").glob("*.json"))
+    assert len(records) == 1 and records[0].startswith("lsh")
+    assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())

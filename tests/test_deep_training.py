@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, Subset, create_method
+from hashbench.deep import device
 from hashbench.deep.trainer import HASHING, WARM_START, Trainer
+from hashbench.errors import TrainingDiverged
 from hashbench.evaluation import mean_average_precision
 
 #: Tiny but real: CNN geometry as in production, few channels, a few epochs.
@@ -233,5 +235,69 @@ def test_adsh_codes_its_training_items_with_v_and_others_with_the_network(
     learned = (method.database_codes_.numpy() > 0).astype(np.uint8)
     np.testing.assert_array_equal(codes[len(validation) :], learned[::-1])
     np.testing.assert_array_equal(codes[: len(validation)], method.encode(validation.inputs))
+    assert method.report_["database_encoded"] == len(validation)
+    assert method.report_["database_learned_codes"] == len(train)
     with pytest.raises(HashbenchError, match="fit"):
         make("adsh").encode_database(train)
+
+
+def test_a_diverging_fit_stops_with_one_line_naming_the_run(train: Subset) -> None:
+    method = make("dpsh", lr=1000.0, warm_start_epochs=0, epochs=6, schedule="constant")
+    with pytest.raises(TrainingDiverged) as raised:
+        method.fit(train)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("dpsh 16 bits seed 0 diverged in the hashing phase at epoch ")
+    assert "(learning rate 1e+03)" in message and "--set dpsh.lr" in message
+    assert not getattr(method, "fitted_", False)
+
+
+def test_a_converging_fit_is_not_taken_for_a_divergence(train: Subset) -> None:
+    method = make("dpsh", warm_start_epochs=0, epochs=4).fit(train)
+    losses = [entry["loss"] for entry in method.history_]
+    assert all(np.isfinite(losses)) and max(losses) <= 100 * losses[0]
+
+
+@pytest.mark.parametrize(
+    ("requested", "has_bf16", "expected"),
+    [
+        ("", True, "bf16"),
+        ("auto", False, "fp32"),
+        ("fp32", True, "fp32"),
+        ("bf16", False, "bf16"),
+    ],
+)
+def test_precision_follows_the_cpu_unless_forced(
+    monkeypatch: pytest.MonkeyPatch, requested: str, has_bf16: bool, expected: str
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, requested)
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: has_bf16)
+    assert device.precision(torch.device("cpu")) == expected
+    layer = torch.nn.Linear(4, 2)
+    with device.autocast(torch.device("cpu")):
+        out = layer(torch.ones(3, 4))
+    assert out.dtype == (torch.bfloat16 if expected == "bf16" else torch.float32)
+
+
+def test_an_unknown_precision_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "fp8")
+    with pytest.raises(HashbenchError, match="HASHBENCH_PRECISION='fp8'; choose one of auto"):
+        device.precision(torch.device("cpu"))
+
+
+def test_under_bf16_the_losses_still_see_float32(
+    monkeypatch: pytest.MonkeyPatch, train: Subset
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "bf16")
+    method = make("dmrh", warm_start_epochs=0, epochs=1)
+    seen: list[torch.dtype] = []
+    loss = type(method).batch_loss
+
+    def spy(self, trainer, codes, indices):
+        seen.append(codes.dtype)
+        return loss(self, trainer, codes, indices)
+
+    monkeypatch.setattr(type(method), "batch_loss", spy)
+    method.fit(train)
+    assert seen and set(seen) == {torch.float32}
+    assert method.report_["precision"] == "bf16"

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from hashbench.deep.device import precision
 from hashbench.deep.recipes import RECIPE_FIELDS, Recipe, resolve
 from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
 from hashbench.method import HashingMethod, Subset
@@ -92,6 +93,7 @@ class DeepHashingMethod(HashingMethod):
         self.network_ = trainer.network
         self.device_ = trainer.device
         self.history_ = trainer.history
+        self.report_ = {"device": str(trainer.device), "precision": precision(trainer.device)}
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
         codes = relaxed_codes(self.network_, stage_images(images, CPU), self.device_)

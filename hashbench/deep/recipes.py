@@ -7,9 +7,8 @@
   start pairwise losses stop far lower. Backbone, augmentation, schedule and epochs are the
   same for all; only the hashing phase's learning rate is each method's own
   (``scratch_recipe``), because the losses' scales differ by orders of magnitude (ADSH's
-  squared inner products grow with K^2, DPSH's likelihood does not). Those rates were picked
-  on CIFAR-10 *training* images only (5,000 to train, 1,000 others to validate; a half-width
-  network; 6 hashing epochs on a CPU): a rough choice that a GPU run should confirm.
+  squared inner products grow with K^2, DPSH's likelihood does not). Each rate is chosen on
+  the validation split only, never on the queries; each method file says on what evidence.
 * ``paper`` is each paper's own optimiser, learning rate, batch and epochs on CNN-F from
   ImageNet weights, for users who have ``imagenet-vgg-f.mat``. Each method declares its
   values beside its loss (``paper_recipe``); what a paper leaves unsaid is said there.

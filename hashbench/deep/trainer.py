@@ -2,11 +2,14 @@
 
 A fit is two phases: an optional warm start (cross-entropy on the training labels through a
 class head) and the hashing phase (a fresh hash head, the method's own loss). The whole
-training set stays on the device as uint8 and batches are augmented there; bf16 autocast and
-channels-last on CUDA; the CPU runs the same code, only slower. Each epoch ends with a
+training set stays on the device as uint8 and batches are augmented there; the network runs
+channels-last under bf16 autocast where the hardware has bf16 (CUDA, AMX / AVX512-BF16 CPUs; see
+:mod:`hashbench.deep.device`), the losses in float32. Each epoch ends with a
 checkpoint in the method's workspace; each hashing epoch with the validation mAP (validation
 images as queries against the training images as database), which alone picks the epoch
-whose weights the method keeps.
+whose weights the method keeps. A loss that goes non-finite or grows a hundredfold over the
+phase's first epoch stops the fit with :class:`~hashbench.errors.TrainingDiverged`: a diverged
+run is a failed run, never a record.
 
 A method plugs in through a few hooks on :class:`~hashbench.deep.method.DeepHashingMethod`:
 its loss on a batch, and, when it needs them, its own batches, end-of-epoch step, training
@@ -16,6 +19,7 @@ database codes and state (ADSH uses all of them).
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,7 +34,7 @@ from hashbench.deep.backbones import build_network, get_backbone
 from hashbench.deep.device import autocast, configure, generator, select_device
 from hashbench.deep.losses import classification_loss, multi_hot
 from hashbench.deep.recipes import learning_rate
-from hashbench.errors import HashbenchError
+from hashbench.errors import HashbenchError, TrainingDiverged
 from hashbench.evaluation import mean_average_precision
 from hashbench.method import Subset
 
@@ -41,6 +45,8 @@ WARM_START, HASHING = "warm_start", "hashing"
 #: Images per forward pass when encoding; inference needs no gradients, so batches can be big.
 ENCODE_BATCH = 1024
 CPU = torch.device("cpu")
+#: An epoch's mean loss this many times its phase's first epoch's is an explosion.
+EXPLOSION = 100.0
 
 
 def stage_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -109,6 +115,7 @@ class Trainer:
         self.sampler = generator(CPU, method.seed)
         self.augmenter = generator(self.device, method.seed + 1)
         self.phase, self.epoch = WARM_START, 0
+        self.peak_rate = 0.0
         self.optimizer = self.make_optimizer()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
@@ -157,6 +164,7 @@ class Trainer:
             started = time.perf_counter()
             entry: dict[str, Any] = {"epoch": epoch + 1, "phase": self.phase}
             entry["loss"] = self.run_epoch(epoch, epochs)
+            self.check_divergence(entry["loss"], epoch)
             entry.update(self.validate())
             entry["seconds"] = round(time.perf_counter() - started, 3)
             self.history.append(entry)
@@ -190,6 +198,7 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for step, indices in enumerate(batches):
             rate = learning_rate(self.recipe, base, epochs, epoch, (step + 0.5) / len(batches))
+            self.peak_rate = max(self.peak_rate, rate) if step else rate
             for group in self.optimizer.param_groups:
                 group["lr"] = rate
             loss = self.batch_loss(indices)
@@ -200,6 +209,19 @@ class Trainer:
         if hashing:
             self.method.end_epoch(self)
         return float(total) / len(batches)
+
+    def check_divergence(self, loss: float, epoch: int) -> None:
+        """Stop the fit when ``loss`` is non-finite or has exploded; the error names the run."""
+        first = next((e["loss"] for e in self.history if e["phase"] == self.phase), loss)
+        if math.isfinite(loss) and loss <= EXPLOSION * abs(first) + 1e-12:
+            return
+        method, phase = self.method, self.phase.replace("_", " ")
+        rate = "warm_start_lr" if self.phase == WARM_START else "lr"
+        raise TrainingDiverged(
+            f"{method.name} {method.bits} bits seed {method.seed} diverged in the {phase} phase "
+            f"at epoch {epoch + 1} (learning rate {self.peak_rate:.3g}): loss {loss:.4g} after "
+            f"{first:.4g} in its first epoch; no record written, lower --set {method.name}.{rate}"
+        )
 
     def batch_loss(self, indices: torch.Tensor) -> torch.Tensor:
         images = self.images[indices.to(self.images.device)].to(self.device, non_blocking=True)
