@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from hashbench.checks import require_whole
 from hashbench.errors import HashbenchError
 
 InputKind = Literal["features", "images"]
@@ -86,8 +87,7 @@ class HashingMethod(ABC):
     # -- the contract --------------------------------------------------------------------
     def fit(self, train: Subset, validation: Subset | None = None) -> HashingMethod:
         """Learn from ``train``; ``validation`` is the only data a method may select on."""
-        if not isinstance(self.bits, int) or self.bits <= 0:
-            raise HashbenchError(f"{self.name}: bits must be a positive integer, got {self.bits!r}")
+        require_whole(self.bits, f"{self.name}: bits")
         if len(train) == 0:
             raise HashbenchError(f"{self.name}: the training split is empty")
         self._fit(train, validation)

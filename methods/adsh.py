@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from hashbench.checks import require_whole
+from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import similarity
 from hashbench.deep.method import DeepHashingMethod
-from hashbench.deep.trainer import Trainer
-from hashbench.errors import HashbenchError
 from hashbench.method import Subset
 from hashbench.registry import register_method
 
@@ -86,59 +86,58 @@ class ADSH(DeepHashingMethod):
         **training: Any,
     ) -> None:
         super().__init__(bits, seed, **training)
-        for name, value in (("samples", samples), ("inner_epochs", inner_epochs)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise HashbenchError(f"adsh: {name} must be an integer >= 1, got {value!r}")
+        require_whole(samples, "adsh: samples")
+        require_whole(inner_epochs, "adsh: inner_epochs")
         self.gamma = gamma
         self.samples = samples
         self.inner_epochs = inner_epochs
         self.soft_similarity = soft_similarity
 
-    def begin_training(self, trainer: Trainer) -> None:
-        self.train_indices_ = np.asarray(trainer.train.indices)
-        self.database_codes_ = torch.zeros(trainer.n, self.bits, device=trainer.device)
+    def start_hashing(self, context: TrainingContext) -> None:
+        self.train_indices_ = np.asarray(context.indices)
+        self.database_codes_ = torch.zeros(context.n, self.bits, device=context.device)
 
-    def targets(self, trainer: Trainer, rows: torch.Tensor, columns: slice) -> torch.Tensor:
+    def targets(self, context: TrainingContext, rows: torch.Tensor, columns: slice) -> torch.Tensor:
         """K s_ij for items ``rows`` against training items ``columns``."""
-        s = similarity(trainer.labels[rows], trainer.labels[columns])
+        s = similarity(context.labels[rows], context.labels[columns])
         low = -self.ratio_ if self.soft_similarity else -1.0
         return self.bits * (s * (1 - low) + low)
 
-    def epoch_batches(self, trainer: Trainer) -> list[torch.Tensor]:
-        count = min(self.samples, trainer.n)
-        sampled = torch.randperm(trainer.n, generator=trainer.sampler)[:count].to(trainer.device)
+    def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
+        count = min(self.samples, context.n)
+        sampled = torch.randperm(context.n, generator=context.sampler)[:count].to(context.device)
         self.sampled_ = sampled
-        self.position_ = torch.full((trainer.n,), -1, dtype=torch.long, device=trainer.device)
-        self.position_[sampled] = torch.arange(count, device=trainer.device)
-        self.sampled_outputs_ = torch.zeros(count, self.bits, device=trainer.device)
+        self.position_ = torch.full((context.n,), -1, dtype=torch.long, device=context.device)
+        self.position_[sampled] = torch.arange(count, device=context.device)
+        self.sampled_outputs_ = torch.zeros(count, self.bits, device=context.device)
         similar = sum(
-            float(similarity(trainer.labels[sampled], trainer.labels[start : start + BLOCK]).sum())
-            for start in range(0, trainer.n, BLOCK)
+            float(similarity(context.labels[sampled], context.labels[start : start + BLOCK]).sum())
+            for start in range(0, context.n, BLOCK)
         )
-        self.ratio_ = similar / max(count * trainer.n - similar, 1.0)
+        self.ratio_ = similar / max(count * context.n - similar, 1.0)
         batches = []
         for _ in range(self.inner_epochs):
-            batches += trainer.shuffled_batches(sampled.cpu())
+            batches += context.batches(sampled.cpu())
         return batches
 
     def batch_loss(
-        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         self.sampled_outputs_[self.position_[indices]] = codes.detach()
-        targets = self.targets(trainer, indices, slice(None))
+        targets = self.targets(context, indices, slice(None))
         v = self.database_codes_
         return adsh_loss(codes, v, targets, v[indices], self.gamma)
 
-    def end_epoch(self, trainer: Trainer) -> None:
+    def after_hashing_epoch(self, context: TrainingContext) -> None:
         outputs = self.sampled_outputs_
         q = torch.empty_like(self.database_codes_)
-        for start in range(0, trainer.n, BLOCK):
+        for start in range(0, context.n, BLOCK):
             block = slice(start, start + BLOCK)
-            q[block] = -2 * self.targets(trainer, self.sampled_, block).T @ outputs
+            q[block] = -2 * self.targets(context, self.sampled_, block).T @ outputs
         q[self.sampled_] -= 2 * self.gamma * outputs
         update_database_codes(self.database_codes_, outputs, q)
 
-    def training_codes(self, trainer: Trainer) -> torch.Tensor:
+    def validation_database(self, context: TrainingContext) -> torch.Tensor:
         return self.database_codes_
 
     def training_state(self) -> dict[str, torch.Tensor]:

@@ -6,10 +6,10 @@ from typing import Any
 
 import torch
 
+from hashbench.checks import require_whole
+from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood, similarity
 from hashbench.deep.method import DeepHashingMethod
-from hashbench.deep.trainer import Trainer
-from hashbench.errors import HashbenchError
 from hashbench.registry import register_method
 
 
@@ -51,8 +51,7 @@ class DMRH(DeepHashingMethod):
         self, bits: int, seed: int = 0, *, regions: int = 2, eta: float = 0.02, **training: Any
     ) -> None:
         super().__init__(bits, seed, **training)
-        if not isinstance(regions, int) or isinstance(regions, bool) or regions < 1:
-            raise HashbenchError(f"dmrh: regions (N) must be an integer >= 1, got {regions!r}")
+        require_whole(regions, "dmrh: regions (N)")
         self.regions = regions
         self.eta = eta
 
@@ -60,7 +59,7 @@ class DMRH(DeepHashingMethod):
         return self.regions
 
     def batch_loss(
-        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        labels = trainer.labels[indices]
+        labels = context.labels[indices]
         return dmrh_loss(codes, similarity(labels, labels), self.eta)

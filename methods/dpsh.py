@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood, similarity
 from hashbench.deep.method import DeepHashingMethod
-from hashbench.deep.trainer import Trainer
 from hashbench.registry import register_method
 
 
@@ -57,19 +57,19 @@ class DPSH(DeepHashingMethod):
         self.eta = eta
         self.bank = bank
 
-    def begin_training(self, trainer: Trainer) -> None:
-        self.bank_ = torch.zeros(trainer.n, self.bits, device=trainer.device) if self.bank else None
+    def start_hashing(self, context: TrainingContext) -> None:
+        self.bank_ = torch.zeros(context.n, self.bits, device=context.device) if self.bank else None
 
     def batch_loss(
-        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        labels = trainer.labels
+        labels = context.labels
         if self.bank_ is None:
             partners, s = codes, similarity(labels[indices], labels[indices])
         else:
             self.bank_[indices] = codes.detach()
             partners, s = self.bank_, similarity(labels[indices], labels)
-        return dpsh_loss(codes, partners, s, self.eta, trainer.n)
+        return dpsh_loss(codes, partners, s, self.eta, context.n)
 
     def training_state(self) -> dict[str, torch.Tensor]:
         return {} if self.bank_ is None else {"bank": self.bank_}

@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import similarity
 from hashbench.deep.method import DeepHashingMethod
-from hashbench.deep.trainer import Trainer
 from hashbench.registry import register_method
 
 
@@ -60,8 +60,8 @@ class DSH(DeepHashingMethod):
         self.alpha = alpha
 
     def batch_loss(
-        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        labels = trainer.labels[indices]
+        labels = context.labels[indices]
         margin = 2 * self.bits if self.margin is None else self.margin
         return dsh_loss(codes, similarity(labels, labels), margin, self.alpha)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from hashbench.classic.preprocess import fit_centring_and_scale
 from hashbench.method import HashingMethod, Subset
-from hashbench.preprocess import fit_centring_and_scale
 from hashbench.registry import register_method
 
 _ROWS_PER_CHUNK = 8192

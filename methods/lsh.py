@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hashbench.classic.preprocess import fit_centring
 from hashbench.method import HashingMethod, Subset
-from hashbench.preprocess import fit_centring
 from hashbench.registry import register_method
 
 

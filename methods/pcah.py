@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hashbench.classic.preprocess import (
+    fit_centring,
+    principal_directions,
+    require_bits_within_dimension,
+)
 from hashbench.method import HashingMethod, Subset
-from hashbench.preprocess import fit_centring, principal_directions, require_bits_within_dimension
 from hashbench.registry import register_method
 
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hashbench.methods.fssh import label_matrix, similarity_times_labels
 
 from hashbench import HashbenchError, Subset, create_method
-from hashbench.evaluation import mean_average_precision
-from hashbench.preprocess import (
+from hashbench.classic.preprocess import (
     NEIGHBOUR_RANK,
     fit_centring_and_scale,
     neighbour_distance,
     principal_directions,
 )
+from hashbench.evaluation.evaluator import mean_average_precision
+from hashbench.methods.fssh import label_matrix, similarity_times_labels
 
 CLASSIC = ["lsh", "sh", "sklsh", "pcah", "itq", "fssh"]
 

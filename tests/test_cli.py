@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hashbench import create_method
 from hashbench.cli import main
 
 
@@ -31,7 +32,7 @@ def test_main_job_on_digits_writes_records_and_tables_then_resumes(
 ) -> None:
     out = tmp_path / "results"
     status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16,32",
-                                "--seeds", "0,1", "--out", str(out))  # fmt: skip
+                                "--seeds", "0,1", "--results", str(out))  # fmt: skip
     assert status == 0
     assert "4 run(s) done, 0 already recorded" in stdout
     records = sorted((out / "records" / "digits").glob("*.json"))
@@ -46,12 +47,12 @@ def test_main_job_on_digits_writes_records_and_tables_then_resumes(
 
     before = records[0].stat().st_mtime_ns
     status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16,32",
-                                "--seeds", "0,1", "--out", str(out))  # fmt: skip
+                                "--seeds", "0,1", "--results", str(out))  # fmt: skip
     assert "0 run(s) done, 4 already recorded" in stdout
     assert records[0].stat().st_mtime_ns == before
 
     status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16",
-                                "--seeds", "0", "--out", str(out), "--force")  # fmt: skip
+                                "--seeds", "0", "--results", str(out), "--force")  # fmt: skip
     assert "1 run(s) done, 0 already recorded" in stdout
 
 
@@ -59,7 +60,7 @@ def test_saved_codes_re_evaluate_to_the_recorded_number(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out, codes = tmp_path / "results", tmp_path / "codes"
-    status, _, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "32", "--out", str(out),
+    status, _, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "32", "--results", str(out),
                            "--save-codes", str(codes))  # fmt: skip
     assert status == 0
     [record_file] = (out / "records").rglob("*.json")
@@ -107,7 +108,7 @@ def test_bad_input_gets_one_line_and_writes_nothing(
 ) -> None:  # fmt: skip
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "results"
-    extra = ["--out", str(out)] if args[0] == "run" else []
+    extra = ["--results", str(out)] if args[0] == "run" else []
     try:
         status = main([*args, *extra])
     except SystemExit as exit_:  # argparse's own refusals
@@ -126,7 +127,7 @@ def test_bad_data_gets_one_line_and_writes_nothing(
     out = tmp_path / "results"
     dataset = request.getfixturevalue(folder)
     status, _, err = run_cli(capsys, "run", "--methods", "lsh", "--dataset", str(dataset),
-                             "--out", str(out))  # fmt: skip
+                             "--results", str(out))  # fmt: skip
     assert_one_line_error(status, err, *fragments)
     assert not out.exists()
 
@@ -146,7 +147,8 @@ def test_a_diverging_run_fails_alone_without_a_record_and_the_command_exits_non_
     tiny = ["--set", "dpsh.width=0.125", "--set", "dpsh.warm_start_epochs=0",
             "--set", "dpsh.epochs=4", "--set", "dpsh.schedule=constant"]  # fmt: skip
     status, stdout, err = run_cli(capsys, "run", "--methods", "dpsh,lsh", "--bits", "16",
-                                  "--set", "dpsh.lr=1000", *tiny, "--out", str(out))  # fmt: skip
+                                  "--set", "dpsh.lr=1000", *tiny,
+                                  "--results", str(out))  # fmt: skip
     assert status == 1
     assert "1 run(s) done" in stdout
     failures = [line for line in err.splitlines() if "diverged" in line]
@@ -156,3 +158,65 @@ def test_a_diverging_run_fails_alone_without_a_record_and_the_command_exits_non_
     records = sorted(p.name for p in (out / "records" / "digits").glob("*.json"))
     assert len(records) == 1 and records[0].startswith("lsh")
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
+
+
+def test_list_method_shows_its_parameters_with_their_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, stdout, _ = run_cli(capsys, "list", "dpsh")
+    assert status == 0
+    rows = dict(line.split(None, 1) for line in stdout.splitlines()[3:])
+    assert {"lr", "eta", "bank", "epochs", "warm_start_epochs", "backbone"} <= set(rows)
+    assert json.loads(rows["eta"]) == create_method("dpsh", bits=8).eta
+    status, stdout, _ = run_cli(capsys, "list", "lsh")
+    assert status == 0 and "No parameters." in stdout
+    status, _, err = run_cli(capsys, "list", "nosuch")
+    assert_one_line_error(status, err, "nosuch")
+
+
+def test_run_config_file_gives_the_flags_and_flags_override_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'methods = ["lsh", "sklsh"]\nbits = [16, 32]\nseeds = [3]\nresults = "{out}"\n'
+        "[set.sklsh]\ngamma = 0.5\n"
+    )
+    status, stdout, err = run_cli(capsys, "run", "--config", str(config), "--bits", "8")
+    assert status == 0, err
+    records = [json.loads(p.read_text()) for p in (out / "records" / "digits").glob("*.json")]
+    assert sorted((r["method"], r["bits"], r["seed"]) for r in records) == [
+        ("lsh", 8, 3),
+        ("sklsh", 8, 3),
+    ]
+    sklsh = next(r for r in records if r["method"] == "sklsh")
+    assert sklsh["config"]["params"] == {"gamma": 0.5}
+
+    # A record's saved config runs that run again: same config, same number.
+    again = tmp_path / "again"
+    record_file = next((out / "records" / "digits").glob("sklsh*.json"))
+    status, _, err = run_cli(capsys, "run", "--config", str(record_file), "--results", str(again))
+    assert status == 0, err
+    (rerun,) = [json.loads(p.read_text()) for p in (again / "records" / "digits").glob("*.json")]
+    assert rerun["config"] == sklsh["config"]
+    assert rerun["metrics"] == sklsh["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("methods = [1]\n", "methods must be a list of method names"),
+        ("bitz = [16]\n", "unknown key bitz"),
+        ("methods = [\n", "is not valid TOML"),
+    ],
+)
+def test_bad_run_config_gets_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, fragment: str
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    status, _, err = run_cli(capsys, "run", "--config", str(config))
+    assert_one_line_error(status, err, fragment)
+    status, _, err = run_cli(capsys, "run", "--config", str(tmp_path / "missing.toml"))
+    assert_one_line_error(status, err, "does not exist")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashbench.codes_file import CodesBundle, load_codes, save_codes
 from hashbench.errors import HashbenchError
+from hashbench.evaluation.codes_file import CodesBundle, load_codes, save_codes
 
 
 def bundle(**change: np.ndarray) -> CodesBundle:

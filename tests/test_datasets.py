@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashbench import cifar, imagefolder
-from hashbench.dataset import Dataset
-from hashbench.datasets import default_data_roots, list_datasets, load_dataset
+from hashbench.data import cifar, imagefolder
+from hashbench.data.dataset import Dataset
+from hashbench.data.imagefolder import Member, decode_images
+from hashbench.data.loading import default_data_roots, list_datasets, load_dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import sha256_file
-from hashbench.imagefolder import Member, decode_images
 
 CIFAR10_SHA256 = "728409932378d926378e37a92acf6d23c165559cf8a89eb04ee4d98bfce7ebdd"
 

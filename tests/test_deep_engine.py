@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hashbench.methods.dpsh import DPSH
 
 from hashbench import HashbenchError, create_method
 from hashbench.deep.augment import augment
 from hashbench.deep.device import select_device
 from hashbench.deep.recipes import RECIPE_FIELDS, SCRATCH, learning_rate, resolve
+from hashbench.methods.dpsh import DPSH
 
 #: Each loss's own scale: ADSH's squared inner products grow with K^2, DPSH's likelihood not.
 DEEP = ("dpsh", "dmrh", "dsh", "adsh")

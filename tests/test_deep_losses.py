@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+
+from hashbench.deep.losses import multi_hot, pairwise_likelihood, similarity
 from hashbench.methods.adsh import adsh_loss, update_database_codes
 from hashbench.methods.dmrh import dmrh_loss
 from hashbench.methods.dpsh import dpsh_loss
 from hashbench.methods.dsh import dsh_loss
-
-from hashbench.deep.losses import multi_hot, pairwise_likelihood, similarity
 
 B, K = 5, 4
 

@@ -14,7 +14,7 @@ from hashbench import HashbenchError, Subset, create_method
 from hashbench.deep import device
 from hashbench.deep.trainer import HASHING, WARM_START, Trainer
 from hashbench.errors import TrainingDiverged
-from hashbench.evaluation import mean_average_precision
+from hashbench.evaluation.evaluator import mean_average_precision
 
 #: Tiny but real: CNN geometry as in production, few channels, a few epochs.
 TINY: dict[str, Any] = {

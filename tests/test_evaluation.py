@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from hashbench import evaluation, ranking
 from hashbench.errors import HashbenchError
-from hashbench.evaluation import evaluate, mean_average_precision
-from hashbench.hamming import HammingDistances
-from hashbench.relevance import Relevance
+from hashbench.evaluation import evaluator as evaluation
+from hashbench.evaluation import ranking
+from hashbench.evaluation.evaluator import evaluate, mean_average_precision
+from hashbench.evaluation.hamming import HammingDistances
+from hashbench.evaluation.relevance import Relevance
 
 # -- brute force ---------------------------------------------------------------------------
 
@@ -410,13 +411,13 @@ def test_multi_hot_widths_must_match() -> None:
 @pytest.mark.parametrize("topk", [0, -3, 2.5, True, "5"])
 def test_bad_topk_is_refused(topk: object) -> None:
     codes = np.zeros((2, 3), np.uint8)
-    with pytest.raises(HashbenchError, match="topk must be a positive whole number"):
+    with pytest.raises(HashbenchError, match="topk must be an integer >= 1"):
         mean_average_precision(codes, codes, np.zeros(2), np.zeros(2), topk=topk)
 
 
 def test_bad_precision_depth_and_device_are_refused() -> None:
     codes, labels = np.zeros((2, 3), np.uint8), np.zeros(2)
-    with pytest.raises(HashbenchError, match="precision_at must be a positive whole number"):
+    with pytest.raises(HashbenchError, match="precision_at must be an integer >= 1"):
         evaluate(codes, codes, labels, labels, precision_at=(10, 0))
     with pytest.raises(HashbenchError, match="unknown device 'gpu0'"):
         evaluate(codes, codes, labels, labels, device="gpu0")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from hashbench import gist
-from hashbench.dataset import Dataset
-from hashbench.features import compute_features, get_feature
+from hashbench.data.dataset import Dataset
+from hashbench.features import gist
+from hashbench.features.extract import compute_features, get_feature
 
 
 def grating(frequency: float, direction: float) -> np.ndarray:

@@ -10,10 +10,10 @@ import pytest
 from fixtures.listdata import COCO, IMAGENET100, NUSWIDE, write_list_dataset
 from PIL import Image
 
-from hashbench import imagestore
-from hashbench.datasets import load_dataset
+from hashbench.data import imagestore
+from hashbench.data.listfile import merge_lists, read_list_file
+from hashbench.data.loading import load_dataset
 from hashbench.errors import HashbenchError
-from hashbench.listfile import merge_lists, read_list_file
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashbench import mosaic
-from hashbench.cifar import CLASSES
-from hashbench.dataset import Dataset
-from hashbench.datasets import load_dataset
-from hashbench.protocol import draw_splits, load_protocol
+from hashbench.data import mosaic
+from hashbench.data.cifar import CLASSES
+from hashbench.data.dataset import Dataset
+from hashbench.data.loading import load_dataset
+from hashbench.splits.protocol import draw_splits, load_protocol
 
 
 def test_tiles_use_the_pool_evenly_and_never_twice_in_a_mosaic() -> None:

@@ -12,10 +12,10 @@ import pytest
 from fixtures.listdata import LAYOUTS, write_list_dataset
 
 from hashbench.cli import main
-from hashbench.dataset import Dataset
+from hashbench.data.dataset import Dataset
 from hashbench.deep.method import DeepHashingMethod
-from hashbench.protocol import SPLIT_NAMES, default_protocol, draw_splits, load_protocol
 from hashbench.registry import get_method, list_methods
+from hashbench.splits.protocol import SPLIT_NAMES, default_protocol, draw_splits, load_protocol
 
 #: Tiny but real training for the deep methods: CNN geometry as in production, few channels.
 DEEP = {"epochs": 1, "warm_start_epochs": 0, "width": 0.125, "batch_size": 8}
@@ -46,7 +46,7 @@ def test_methods_run_on_a_list_data_set_as_a_user_runs_them(
     out = tmp_path / "results"
     args = ["run", "--methods", ",".join(methods), "--dataset", dataset,
             "--protocol", LIST_PROTOCOLS[dataset], "--data-root", str(tmp_path / "data"),
-            "--bits", "16", "--image-size", "16", "--out", str(out)]  # fmt: skip
+            "--bits", "16", "--image-size", "16", "--results", str(out)]  # fmt: skip
     args += settings(methods)
     assert main(args) == 0, capsys.readouterr().err
     stdout = capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_the_paper_protocol_on_too_few_images_says_so_in_one_line(
     write_list_dataset(tmp_path / "coco", LAYOUTS["coco"])
     out = tmp_path / "results"
     status = main(["run", "--methods", "lsh", "--dataset", "coco", "--data-root", str(tmp_path),
-                   "--out", str(out)])  # fmt: skip
+                   "--results", str(out)])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert "protocol 'coco': split 'query' needs 40000 items but its source has only 72" in err

@@ -71,7 +71,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hashbench(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site)}
     return subprocess.run(
-        [sys.executable, "-m", "hashbench.cli", *args],
+        [sys.executable, "-m", "hashbench", *args],
         capture_output=True, text=True, env=env, cwd=cwd,
     )  # fmt: skip
 
@@ -86,7 +86,7 @@ def test_plugin_is_listed(plugin_site: Path, tmp_path: Path) -> None:
 def test_plugin_runs_through_hashbench_run(plugin_site: Path, tmp_path: Path) -> None:
     result = hashbench(
         plugin_site, "run", "--methods", "firstbits,lsh", "--dataset", "digits", "--bits", "16",
-        "--set", "firstbits.offset=0.0", "--out", str(tmp_path / "results"), cwd=tmp_path,
+        "--set", "firstbits.offset=0.0", "--results", str(tmp_path / "results"), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = list((tmp_path / "results" / "records").rglob("firstbits-16bits-*.json"))

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashbench import protocol as protocol_module
-from hashbench.dataset import Dataset
-from hashbench.datasets import load_dataset
+from hashbench.data.dataset import Dataset
+from hashbench.data.loading import load_dataset
 from hashbench.errors import HashbenchError
-from hashbench.protocol import (
+from hashbench.splits import protocol as protocol_module
+from hashbench.splits.protocol import (
     SPLIT_NAMES,
     Protocol,
     Splits,

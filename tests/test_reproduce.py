@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashbench.reproduce import DMRH, Reproducer
+from hashbench.experiment.reproduce import DMRH, Reproducer
 
 TINY_DEEP = {
     "width": 0.125,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hashbench.errors import HashbenchError
-from hashbench.tables import TableFilter, compare_with_paper, render, summarise
+from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 
 
 def record(

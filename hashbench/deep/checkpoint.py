@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hashbench.cache import cache_root
+from hashbench.data.cache import cache_root
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
 

@@ -4,7 +4,9 @@ Every deep method takes the same training settings (a preset plus overrides, see
 :mod:`hashbench.deep.recipes`) besides its own loss hyper-parameters; they are keyword
 arguments of the constructor and appear in ``get_params``, resolved, so a run's record names
 every setting actually used. The shared :class:`~hashbench.deep.trainer.Trainer` calls the
-hooks below; most methods define only :meth:`DeepHashingMethod.batch_loss`.
+hooks below (:class:`~hashbench.deep.hooks.TrainingHooks`) with a
+:class:`~hashbench.deep.hooks.TrainingContext`; most methods define only
+:meth:`DeepHashingMethod.batch_loss`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from hashbench.deep.device import precision
+from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.recipes import RECIPE_FIELDS, Recipe, resolve
 from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
 from hashbench.method import HashingMethod, Subset
@@ -59,25 +62,25 @@ class DeepHashingMethod(HashingMethod):
     def relax(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(outputs) if self.squash else outputs
 
-    def begin_training(self, trainer: Trainer) -> None:
+    def start_hashing(self, context: TrainingContext) -> None:
         """Set up the method's own training state when the hashing phase starts."""
 
-    def epoch_batches(self, trainer: Trainer) -> list[torch.Tensor]:
+    def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
         """Index batches of one epoch: by default every training item once, shuffled."""
-        return trainer.shuffled_batches()
+        return context.batches(None)
 
     @abstractmethod
     def batch_loss(
-        self, trainer: Trainer, codes: torch.Tensor, indices: torch.Tensor
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         """The loss of relaxed codes (B, K) of the training items ``indices``."""
 
-    def end_epoch(self, trainer: Trainer) -> None:
+    def after_hashing_epoch(self, context: TrainingContext) -> None:
         """Anything the method does once per epoch after the network's updates."""
 
-    def training_codes(self, trainer: Trainer) -> torch.Tensor:
-        """(n, K) codes of the training items as the retrieval database (for validation)."""
-        return trainer.training_set_codes()
+    def validation_database(self, context: TrainingContext) -> torch.Tensor:
+        """(n, K) codes of the training items, the database validation queries search."""
+        return context.encode_training_set()
 
     def training_state(self) -> dict[str, torch.Tensor]:
         """Tensors besides the network that a checkpoint must keep."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from hashbench.checks import require_whole
 from hashbench.deep.backbones import get_backbone
 from hashbench.errors import HashbenchError
 
@@ -135,9 +136,7 @@ def check(method: str, preset: str, recipe: Recipe) -> None:
         "warm_start_epochs": 0,
     }
     for name, minimum in minimums.items():
-        value = getattr(recipe, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise HashbenchError(f"{method}: {name} must be an integer >= {minimum}, got {value!r}")
+        require_whole(getattr(recipe, name), f"{method}: {name}", minimum)
     for name in ("lr", "warm_start_lr", "width"):
         if not getattr(recipe, name) > 0:
             raise HashbenchError(f"{method}: {name} must be positive, got {getattr(recipe, name)}")

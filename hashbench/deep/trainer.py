@@ -11,9 +11,9 @@ whose weights the method keeps. A loss that goes non-finite or grows a hundredfo
 phase's first epoch stops the fit with :class:`~hashbench.errors.TrainingDiverged`: a diverged
 run is a failed run, never a record.
 
-A method plugs in through a few hooks on :class:`~hashbench.deep.method.DeepHashingMethod`:
-its loss on a batch, and, when it needs them, its own batches, end-of-epoch step, training
-database codes and state (ADSH uses all of them).
+A method plugs in through the hooks of :class:`~hashbench.deep.hooks.TrainingHooks`: its loss
+on a batch, and, when it needs them, its own batches, end-of-epoch step, validation database
+and state (ADSH uses all of them), each given a :class:`~hashbench.deep.hooks.TrainingContext`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import functools
 import math
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,14 +32,12 @@ from hashbench.deep import checkpoint
 from hashbench.deep.augment import augment
 from hashbench.deep.backbones import build_network, get_backbone
 from hashbench.deep.device import autocast, configure, generator, select_device
+from hashbench.deep.hooks import TrainingContext, TrainingHooks
 from hashbench.deep.losses import classification_loss, multi_hot
 from hashbench.deep.recipes import learning_rate
 from hashbench.errors import HashbenchError, TrainingDiverged
-from hashbench.evaluation import mean_average_precision
+from hashbench.evaluation.evaluator import mean_average_precision
 from hashbench.method import Subset
-
-if TYPE_CHECKING:
-    from hashbench.deep.method import DeepHashingMethod
 
 WARM_START, HASHING = "warm_start", "hashing"
 #: Images per forward pass when encoding; inference needs no gradients, so batches can be big.
@@ -87,7 +85,7 @@ def count_classes(train: Subset, validation: Subset | None) -> int:
 class Trainer:
     """Trains ``method``'s network on ``train``; the method keeps ``network`` afterwards."""
 
-    def __init__(self, method: DeepHashingMethod, train: Subset, validation: Subset | None):
+    def __init__(self, method: TrainingHooks, train: Subset, validation: Subset | None):
         self.method = method
         self.train = train
         self.recipe = method.recipe()
@@ -114,6 +112,15 @@ class Trainer:
         ).to(self.device, memory_format=torch.channels_last)
         self.sampler = generator(CPU, method.seed)
         self.augmenter = generator(self.device, method.seed + 1)
+        self.context = TrainingContext(
+            n=self.n,
+            indices=np.asarray(train.indices),
+            labels=self.labels,
+            device=self.device,
+            sampler=self.sampler,
+            batches=self.shuffled_batches,
+            encode_training_set=self.training_set_codes,
+        )
         self.phase, self.epoch = WARM_START, 0
         self.peak_rate = 0.0
         self.optimizer = self.make_optimizer()
@@ -143,7 +150,7 @@ class Trainer:
         self.phase, self.epoch = HASHING, 0
         self.network.replace_head(self.method.bits, generator(CPU, self.method.seed + 2))
         self.optimizer = self.make_optimizer()
-        self.method.begin_training(self)
+        self.method.start_hashing(self.context)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         recipe = self.recipe
@@ -192,7 +199,7 @@ class Trainer:
     def run_epoch(self, epoch: int, epochs: int) -> float:
         """Train one epoch; return the mean batch loss."""
         hashing = self.phase == HASHING
-        batches = self.method.epoch_batches(self) if hashing else self.shuffled_batches()
+        batches = self.method.hashing_batches(self.context) if hashing else self.shuffled_batches()
         base = self.recipe.lr if hashing else self.recipe.warm_start_lr
         self.network.train()
         total = torch.zeros((), device=self.device)
@@ -207,7 +214,7 @@ class Trainer:
             self.optimizer.step()
             total += loss.detach()
         if hashing:
-            self.method.end_epoch(self)
+            self.method.after_hashing_epoch(self.context)
         return float(total) / len(batches)
 
     def check_divergence(self, loss: float, epoch: int) -> None:
@@ -240,7 +247,7 @@ class Trainer:
                 single_label=self.single_label,
                 label_smoothing=self.recipe.label_smoothing,
             )
-        return self.method.batch_loss(self, self.method.relax(fused), indices)
+        return self.method.batch_loss(self.context, self.method.relax(fused), indices)
 
     # -- validation and model selection ----------------------------------------------------
     def training_set_codes(self) -> torch.Tensor:
@@ -256,7 +263,7 @@ class Trainer:
             hits = logits.argmax(dim=1) == self.validation_labels.argmax(dim=1)
             return {"val_accuracy": round(float(hits.float().mean()), 5)}
         queries = relaxed_codes(self.network, self.validation_images, self.device)
-        database = self.method.training_codes(self)
+        database = self.method.validation_database(self.context)
         score = mean_average_precision(
             (queries > 0).to(torch.uint8).cpu().numpy(),
             (database > 0).to(torch.uint8).cpu().numpy(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashbench.evaluation import evaluate, mean_average_precision
+from hashbench.evaluation.evaluator import evaluate, mean_average_precision
 
 QUERIES, DATABASE, BITS, CLASSES, TOPK = 10_000, 50_000, 64, 10, 5000
 CHECKED = 50

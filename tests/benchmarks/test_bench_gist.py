@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench.gist import gist_descriptor
+from hashbench.features.gist import gist_descriptor
 
 IMAGES, CIFAR10_IMAGES = 2000, 60_000
 

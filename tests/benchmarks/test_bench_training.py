@@ -1,10 +1,11 @@
-"""GPU training throughput: one epoch over 50,000 CIFAR-sized images, and the network alone.
+"""Training throughput: one hashing epoch of CIFAR-sized images, fp32 and bf16 side by side.
 
-Two numbers per method (DPSH, and DMRH with 2 x 2 regions; default backbone and recipe): a
-whole training epoch as the trainer runs it (indexing the device-resident uint8 images,
-augmenting, resizing, forward, loss, backward, step), and the same steps on a batch already
-prepared on the GPU. When the two are close the input pipeline is not the bottleneck. Both
-are in images/s in ``extra_info``; compare them on one machine only.
+Per method (DPSH, and DMRH with 2 x 2 regions; default backbone and recipe) and precision
+(``HASHBENCH_PRECISION``): a whole hashing epoch as the trainer runs it (indexing the uint8
+images, augmenting, resizing, forward, loss, backward, step), 50,000 images on a GPU, 512 on
+the CPU. On a GPU also the same steps on a batch already prepared there: when the two are
+close the input pipeline is not the bottleneck. All in images/s in ``extra_info``; compare
+them on one machine only. ``pytest tests/benchmarks --benchmarks`` runs them.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ import torch
 
 from hashbench import Subset, create_method
 from hashbench.deep.augment import augment
-from hashbench.deep.device import autocast
+from hashbench.deep.device import PRECISION_VARIABLE, autocast
 from hashbench.deep.trainer import Trainer
 
-pytestmark = pytest.mark.skipif(
+needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(),
-    reason="measures GPU training throughput; PyTorch sees no CUDA device here",
+    reason="measures the GPU input pipeline; PyTorch sees no CUDA device here",
 )
 
-IMAGES = 50_000
+IMAGES = 50_000 if torch.cuda.is_available() else 512
+ROUNDS = 3 if torch.cuda.is_available() else 2
 CASES = {"dpsh": {}, "dmrh-2x2": {"regions": 2}}
 
 
@@ -45,18 +47,23 @@ def hashing_trainer(case: str, train: Subset) -> Trainer:
     return trainer
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_training_epoch(benchmark, case: str, cifar_sized: Subset) -> None:
+def test_hashing_epoch(
+    benchmark, case: str, precision: str, cifar_sized: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, precision)
     trainer = hashing_trainer(case, cifar_sized)
 
     def epoch() -> float:
         return trainer.run_epoch(0, 1)  # returns the mean loss: a host sync ends the epoch
 
-    loss = benchmark.pedantic(epoch, rounds=3, iterations=1, warmup_rounds=1)
+    loss = benchmark.pedantic(epoch, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert np.isfinite(loss)
     benchmark.extra_info["images_per_s"] = IMAGES / benchmark.stats["min"]
 
 
+@needs_cuda
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_forward_backward_on_a_prepared_batch(benchmark, case: str, cifar_sized: Subset) -> None:
     trainer = hashing_trainer(case, cifar_sized)
@@ -71,7 +78,7 @@ def test_forward_backward_on_a_prepared_batch(benchmark, case: str, cifar_sized:
         for _ in range(steps):
             with autocast(trainer.device):
                 fused = trainer.network.regional(images).mean(dim=1)
-            loss = trainer.method.batch_loss(trainer, trainer.method.relax(fused), indices)
+            loss = trainer.method.batch_loss(trainer.context, trainer.method.relax(fused), indices)
             trainer.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             trainer.optimizer.step()

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from hashbench.errors import HashbenchError
+from hashbench.evaluation.hamming import as_bits
+from hashbench.evaluation.relevance import as_labels, check_same_kind
 from hashbench.fileio import atomic_write
-from hashbench.hamming import as_bits
-from hashbench.relevance import as_labels, check_same_kind
 
 KEYS = ("query_codes", "database_codes", "query_labels", "database_labels")
 

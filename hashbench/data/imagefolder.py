@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from hashbench.cache import cached_array
-from hashbench.dataset import Dataset
+from hashbench.data.cache import cached_array
+from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import sha256_file
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashbench.cache import cached_array
-from hashbench.dataset import Dataset
+from hashbench.data.cache import cached_array
+from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
-from hashbench.gist import gist_descriptor
+from hashbench.features.gist import gist_descriptor
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 

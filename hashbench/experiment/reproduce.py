@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 
-from hashbench import provenance
 from hashbench.errors import DataNotFound, HashbenchError
-from hashbench.figures import make_figure
+from hashbench.experiment import provenance
+from hashbench.experiment.records import iter_records
+from hashbench.experiment.runner import GridRunner, RunPlan
 from hashbench.fileio import atomic_write_text
-from hashbench.records import iter_records
-from hashbench.runner import GridRunner, RunPlan
-from hashbench.tables import TableFilter, compare_with_paper, render, summarise
+from hashbench.reporting.figures import make_figure
+from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
-from hashbench.tables import method_rank, metric_key, variant_label
+from hashbench.reporting.tables import method_rank, metric_key, variant_label
 
 COLUMN_WIDTH_IN = 3.4
 STYLE = {

@@ -28,10 +28,16 @@ from typing import TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from hashbench.cache import cache_root
+from hashbench.data.cache import cache_root
+from hashbench.data.imagefolder import (
+    CHUNK_SIZE,
+    DECODER_VERSION,
+    Member,
+    decode_image,
+    decode_workers,
+)
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
-from hashbench.imagefolder import CHUNK_SIZE, DECODER_VERSION, Member, decode_image, decode_workers
 
 #: Bytes of decoded images per chunk a worker returns (at most CHUNK_SIZE images).
 CHUNK_BYTES = 64 << 20

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.dataset import Dataset
+from hashbench.data.dataset import Dataset
+from hashbench.data.imagestore import store_images
 from hashbench.errors import DataNotFound, HashbenchError
 from hashbench.fileio import sha256_file
-from hashbench.imagestore import store_images
 
 #: The list files looked for in an image root, in this order; each found one becomes a part.
 LIST_FILES = ("test.txt", "train.txt", "database.txt", "all.txt")

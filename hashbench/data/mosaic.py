@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.cifar import CLASSES, load_cifar10
-from hashbench.dataset import Dataset
-from hashbench.imagefolder import resize_images
+from hashbench.data.cifar import CLASSES, load_cifar10
+from hashbench.data.dataset import Dataset
+from hashbench.data.imagefolder import resize_images
 
 TRAIN_MOSAICS = 20_000
 TEST_MOSAICS = 2_000

@@ -111,7 +111,7 @@ def protocol_rank(name: str) -> int:
 
 def paper_table() -> pd.DataFrame:
     """The DMRH paper's published mAP@5000 (Table 2), kept in the package as data."""
-    with resources.files("hashbench.paper").joinpath("dmrh-table.csv").open() as handle:
+    with resources.files("hashbench.reporting.paper").joinpath("dmrh-table.csv").open() as handle:
         paper = pd.read_csv(handle)
     paper["method"] = paper["method"].str.lower()
     return paper

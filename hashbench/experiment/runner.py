@@ -20,15 +20,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from hashbench import provenance
-from hashbench.codes_file import CodesBundle, save_codes
-from hashbench.dataset import Dataset
-from hashbench.datasets import load_dataset
+from hashbench.data.dataset import Dataset
+from hashbench.data.loading import load_dataset
 from hashbench.errors import HashbenchError, TrainingDiverged
-from hashbench.evaluation import evaluate
-from hashbench.features import compute_features, get_feature
+from hashbench.evaluation.codes_file import CodesBundle, save_codes
+from hashbench.evaluation.evaluator import evaluate
+from hashbench.experiment import provenance
+from hashbench.experiment.records import config_hash, record_path, write_record
+from hashbench.features.extract import compute_features, get_feature
 from hashbench.method import Subset
-from hashbench.protocol import (
+from hashbench.registry import check_params, create_method, get_method
+from hashbench.splits.protocol import (
     Protocol,
     Splits,
     default_protocol,
@@ -36,8 +38,6 @@ from hashbench.protocol import (
     load_protocol,
     save_splits,
 )
-from hashbench.records import config_hash, record_path, write_record
-from hashbench.registry import check_params, create_method, get_method
 
 #: The depths N of precision@N in every record: the usual figures' x axis.
 PRECISION_AT = (100, 200, 500, 1000, 2000, 5000)

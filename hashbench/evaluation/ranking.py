@@ -1,6 +1,6 @@
 """Rank the database for a chunk of queries by (Hamming distance, database index).
 
-Input is the chunk's distance matrix as :class:`hashbench.hamming.HammingDistances` returns
+Input is the chunk's distance matrix as :class:`~.hamming.HammingDistances` returns
 it: int16 (rows, database), each entry the distance plus a constant ``bias``. Two outputs
 feed every metric:
 

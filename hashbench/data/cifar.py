@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.cache import cached_array
-from hashbench.dataset import Dataset
+from hashbench.data.cache import cached_array
+from hashbench.data.dataset import Dataset
+from hashbench.data.imagefolder import DECODER_VERSION, load_image_folder, resize_images
 from hashbench.errors import DataNotFound, HashbenchError
 from hashbench.fileio import sha256_file
-from hashbench.imagefolder import DECODER_VERSION, load_image_folder, resize_images
 
 CLASSES = (
     "airplane",

@@ -2,10 +2,10 @@
 precision-recall by radius, for any codes and labels.
 
 Ranking: the database is ordered by Hamming distance, ties broken by database index (stable,
-deterministic; see :mod:`hashbench.ranking`). Relevance: a query and an item share at least
-one label. Conventions (see :mod:`hashbench.retrieval_metrics`): AP@K divides by the relevant
-items found in the top K, 0 when none; ``topk=None`` or K beyond the database means all of it;
-an empty set has precision 0 and a query with no relevant item has recall 0.
+deterministic; see :mod:`~hashbench.evaluation.ranking`). Relevance: a query and an item
+share at least one label. Conventions (see :mod:`~hashbench.evaluation.metrics`): AP@K divides
+by the relevant items found in the top K, 0 when none; ``topk=None`` or K beyond the database
+means all of it; an empty set has precision 0 and a query with no relevant item has recall 0.
 
 Memory stays bounded: queries go through in chunks (on CPU one per worker thread, a thread
 per core up to four), and nothing larger than a chunk's int16 distances is materialised;
@@ -23,10 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hashbench import ranking, retrieval_metrics
+from hashbench.checks import require_whole
 from hashbench.errors import HashbenchError
-from hashbench.hamming import HammingDistances, as_bits
-from hashbench.relevance import Relevance, as_labels
+from hashbench.evaluation import metrics as per_query
+from hashbench.evaluation import ranking
+from hashbench.evaluation.hamming import HammingDistances, as_bits
+from hashbench.evaluation.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
 #: cache (32 rows of 50,000: 20% faster than 240), in multiples of 32 rows where possible,
@@ -62,12 +64,12 @@ def evaluate(
     """All metrics in one pass over the queries.
 
     ``map_tie@K`` is the expected ``map@K`` when the order within each tie of distances is
-    uniformly random: see :func:`hashbench.retrieval_metrics.tie_aware_average_precision`.
+    uniformly random: see :func:`hashbench.evaluation.metrics.tie_aware_average_precision`.
     ``precision@N`` ranks like ``map@K`` and divides by min(N, database size).
     """
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
-    depths = [_positive(n, "precision_at") for n in precision_at]
+    depths = [require_whole(n, "precision_at") for n in precision_at]
     length = min(max([k, *depths]), search.size)
     bits, bias = search.bits, search.distances.bias
 
@@ -77,22 +79,16 @@ def evaluate(
         cutoffs = ranking.cutoff_distances(all_counts, length)
         columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
         top = search.relevance.at(start, stop, columns, relevant)
-        precision, recall = retrieval_metrics.precision_recall_by_radius(
-            all_counts, relevant_counts
-        )
+        precision, recall = per_query.precision_recall_by_radius(all_counts, relevant_counts)
         values = {
-            "map": retrieval_metrics.average_precision(top, k),
-            "map_tie": retrieval_metrics.tie_aware_average_precision(
-                all_counts, relevant_counts, k
-            ),
-            "precision@r2": retrieval_metrics.precision_within_radius(
-                all_counts, relevant_counts, _RADIUS
-            ),
+            "map": per_query.average_precision(top, k),
+            "map_tie": per_query.tie_aware_average_precision(all_counts, relevant_counts, k),
+            "precision@r2": per_query.precision_within_radius(all_counts, relevant_counts, _RADIUS),
             "pr_precision": precision,
             "pr_recall": recall,
         }
         for n in depths:
-            values[f"precision@{n}"] = retrieval_metrics.precision_at(top, n)
+            values[f"precision@{n}"] = per_query.precision_at(top, n)
         return values
 
     means = search.mean(per_chunk)
@@ -123,15 +119,9 @@ def mean_average_precision(
 
     def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
         top = search.relevance.at(start, stop, ranking.top_columns(distances, bias, bits, k))
-        return {"map": retrieval_metrics.average_precision(top, k)}
+        return {"map": per_query.average_precision(top, k)}
 
     return float(search.mean(per_chunk)["map"])
-
-
-def _positive(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise HashbenchError(f"{what} must be a positive whole number, got {value!r}")
-    return int(value)
 
 
 def _resolve_device(device: str | None) -> torch.device:
@@ -197,7 +187,7 @@ class _Search:
 
     def cutoff(self, topk: int | None) -> int:
         """K clipped to the database: None or anything larger means all of it."""
-        return self.size if topk is None else min(_positive(topk, "topk"), self.size)
+        return self.size if topk is None else min(require_whole(topk, "topk"), self.size)
 
     def mean(self, per_chunk: PerChunk) -> dict[str, np.ndarray]:
         """Means over all queries of the per-query arrays ``per_chunk`` returns."""

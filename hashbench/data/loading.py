@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
-from hashbench.dataset import Dataset
+from hashbench.data.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
+from hashbench.data.dataset import Dataset
+from hashbench.data.imagefolder import is_archive, load_image_folder, resize_images
+from hashbench.data.listfile import ListSource, load_list_dataset
+from hashbench.data.mosaic import load_cifar10_mosaic
 from hashbench.errors import HashbenchError
-from hashbench.imagefolder import is_archive, load_image_folder, resize_images
-from hashbench.listfile import ListSource, load_list_dataset
-from hashbench.mosaic import load_cifar10_mosaic
 
 Loader = Callable[[list[Path], int | None], Dataset]
 

@@ -1,4 +1,4 @@
-"""Per-query retrieval metrics from a chunk's ranking outputs (see :mod:`hashbench.ranking`).
+"""Per-query retrieval metrics from a chunk's ranking outputs (see :mod:`.ranking`).
 
 Every function returns one value per query row; the evaluator averages them. Conventions:
 

@@ -1,0 +1,1 @@
+"""What the classic (non-deep) methods share: centring, scaling and principal directions."""

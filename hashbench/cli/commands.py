@@ -1,0 +1,185 @@
+"""The handlers of the ``hashbench`` sub-commands; heavy imports wait until one runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hashbench.cli.options import DEFAULT_RESULTS
+from hashbench.errors import HashbenchError, RunsFailed
+
+#: What ``hashbench run`` does when neither a flag nor a --config file says otherwise.
+RUN_DEFAULTS: dict[str, Any] = {
+    "methods": ("lsh", "itq"),
+    "dataset": "digits",
+    "protocol": None,
+    "bits": None,
+    "seeds": (0,),
+    "feature": "pixels",
+    "image_size": None,
+    "data_root": None,
+    "results": DEFAULT_RESULTS,
+    "save_codes": None,
+    "force": False,
+}
+
+
+def run_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The run's options and per-method settings: flags, else the --config file, else defaults."""
+    from hashbench.cli.run_config import read_run_config
+
+    given = read_run_config(args.config) if args.config else {}
+
+    def pick(key: str, default: Any) -> Any:
+        flag, configured = getattr(args, key), given.get(key)
+        return flag if flag is not None else configured if configured is not None else default
+
+    options = {key: pick(key, default) for key, default in RUN_DEFAULTS.items()}
+    params: dict[str, dict[str, Any]] = {m: dict(s) for m, s in given.get("set", {}).items()}
+    for method, key, value in args.settings:
+        params.setdefault(method, {})[key] = value
+    return options, params
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from hashbench.experiment.provenance import command_line
+    from hashbench.experiment.records import iter_records
+    from hashbench.experiment.runner import GridRunner, RunPlan
+    from hashbench.fileio import atomic_write_text
+    from hashbench.reporting.tables import render, summarise
+
+    options, params = run_options(args)
+    results: Path = options["results"]
+    plan = RunPlan(
+        methods=tuple(options["methods"]),
+        dataset=options["dataset"],
+        out_dir=results,
+        protocol=options["protocol"],
+        bits=options["bits"],
+        seeds=tuple(options["seeds"]),
+        feature=options["feature"],
+        params=params,
+        data_root=tuple(options["data_root"]) if options["data_root"] else None,
+        image_size=options["image_size"],
+        force=options["force"],
+        save_codes=options["save_codes"],
+        command=command_line(args.arguments),
+    )
+    runner = GridRunner(plan)
+    outcomes = runner.run()
+    summary = summarise(iter_records(runner.records_dir))
+    for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
+        atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
+    failed = [outcome.failure for outcome in outcomes if outcome.failure]
+    done = sum(not outcome.skipped for outcome in outcomes) - len(failed)
+    print(render(summary, "markdown"), end="")
+    print(
+        f"\n{done} run(s) done, {len(outcomes) - done - len(failed)} already recorded; records "
+        f"in {runner.records_dir}, tables in {results}/table.{{csv,md,tex}}"
+    )
+    if failed:
+        raise RunsFailed(f"{len(failed)} run(s) failed, without records:\n" + "\n".join(failed))
+
+
+def command_list(args: argparse.Namespace) -> None:
+    if args.method:
+        list_method(args.method)
+        return
+    from hashbench.data.loading import list_datasets
+    from hashbench.features.extract import list_features
+    from hashbench.registry import REGISTRY
+    from hashbench.splits.protocol import list_protocols
+
+    print("Methods:")
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        kind = f"{cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}"
+        print(f"  {name:<10} {kind:<24} {summary}  [{REGISTRY.origin(name)}]")
+    print("Data sets:")
+    for name, description in list_datasets():
+        print(f"  {name:<10} {description}")
+    print("Protocols:")
+    for protocol in list_protocols():
+        print(f"  {protocol.name:<14} {protocol.description}")
+    print("Features:")
+    for feature in list_features():
+        print(f"  {feature.name:<10} {feature.description}")
+
+
+def list_method(name: str) -> None:
+    """A method's settable parameters with their defaults, as ``--set`` takes them."""
+    from hashbench.registry import REGISTRY, create_method
+
+    cls = REGISTRY.get(name)
+    summary = (cls.__doc__ or "").strip().splitlines()
+    print(f"{name}: {summary[0] if summary else cls.__name__}  [{REGISTRY.origin(name)}]")
+    print(f"  {cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}")
+    params = create_method(name, bits=16).get_params()
+    settable = {k: v for k, v in params.items() if k not in ("bits", "seed")}
+    print(f"Parameters (hashbench run --set {name}.KEY=VALUE):" if settable else "No parameters.")
+    for key, value in settable.items():
+        print(f"  {key:<20} {json.dumps(value)}")
+
+
+def command_table(args: argparse.Namespace) -> None:
+    from hashbench.fileio import atomic_write_text
+    from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
+
+    keep = TableFilter(args.methods, args.protocols, args.bits, args.defaults_only)
+    summary = summarise(records_in(args.results), args.metric, keep)
+    if args.compare_paper:
+        summary = compare_with_paper(summary)
+    text = render(summary, args.format)
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        print(text, end="")
+
+
+def command_reproduce(args: argparse.Namespace) -> None:
+    from hashbench.experiment.reproduce import reproduce
+
+    data_root = tuple(args.data_root) if args.data_root else None
+    readme = reproduce(args.paper, args.results, args.seeds, data_root, args.arguments)
+    print(f"wrote {readme} and the tables and figures beside it")
+
+
+def records_in(results: Path) -> list[dict[str, Any]]:
+    from hashbench.experiment.records import iter_records
+
+    records_dir = results / "records"
+    if not records_dir.is_dir():
+        raise HashbenchError(
+            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
+        )
+    return list(iter_records(records_dir))
+
+
+def command_figure(args: argparse.Namespace) -> None:
+    from hashbench.reporting.figures import make_figure
+
+    stem = args.output or args.results / "figures" / args.kind
+    for path in make_figure(args.kind, records_in(args.results), stem, args.bits):
+        print(path)
+
+
+def command_evaluate(args: argparse.Namespace) -> None:
+    from hashbench.evaluation.codes_file import load_codes
+    from hashbench.evaluation.evaluator import evaluate
+
+    bundle = load_codes(args.codes)
+    result = evaluate(
+        bundle.query_codes,
+        bundle.database_codes,
+        bundle.query_labels,
+        bundle.database_labels,
+        topk=args.topk,
+    )
+    if args.json:
+        print(json.dumps({"metrics": result.metrics, "curves": result.curves}, indent=1))
+    else:
+        for key, value in result.metrics.items():
+            print(f"{key:<16} {value:.6f}")

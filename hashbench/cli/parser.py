@@ -1,0 +1,192 @@
+"""The ``hashbench`` command line: every sub-command and its options (shared ones come from
+:mod:`hashbench.cli.options`). Handlers live in :mod:`hashbench.cli.commands`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from hashbench.cli import commands
+from hashbench.cli.options import (
+    add_data_root,
+    add_results,
+    add_seeds,
+    int_list,
+    method_setting,
+    name_list,
+    topk_value,
+)
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="hashbench", description="learning-to-hash benchmarks, end to end")
+    commands_ = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_run(commands_)
+    add_list(commands_)
+    add_table(commands_)
+    add_reproduce(commands_)
+    add_figure(commands_)
+    add_evaluate(commands_)
+    return parser
+
+
+def add_run(commands_: argparse._SubParsersAction) -> None:
+    # Defaults are None here and filled in by the handler, so that a --config file can give
+    # what the flags did not (RUN_DEFAULTS in hashbench.cli.commands).
+    run = commands_.add_parser(
+        "run",
+        help="train, encode and evaluate methods on a protocol; write records and a table",
+        description="Runs every (method, bits, seed) on the data set's protocol. Finished runs "
+        "are kept as records and skipped when the command is repeated (use --force to redo).",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read the options from a TOML file (the flags' names, [set.METHOD] tables) or "
+        "from a run's record (.json) to run it again; flags override the file",
+    )
+    run.add_argument(
+        "--methods",
+        type=name_list,
+        help="comma-separated method names (default: lsh,itq; see `hashbench list`)",
+    )
+    run.add_argument(
+        "--dataset",
+        help="data set name, or a path to an image folder or archive "
+        "(default: digits, bundled with scikit-learn)",
+    )
+    run.add_argument("--protocol", help="protocol name or .toml file (default: the data set's own)")
+    run.add_argument(
+        "--bits",
+        type=int_list,
+        help="comma-separated code lengths (default: the protocol's, e.g. 24,48,64,128)",
+    )
+    add_seeds(run, None, "0")
+    run.add_argument(
+        "--feature",
+        help="features for non-deep methods (default: pixels; see `hashbench list`)",
+    )
+    run.add_argument(
+        "--set",
+        dest="settings",
+        type=method_setting,
+        action="append",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="set a method's hyper-parameter (repeatable; `hashbench list METHOD` shows them)",
+    )
+    add_data_root(run)
+    run.add_argument(
+        "--image-size",
+        type=int,
+        help="resize every image to this square size (default: the source's own size; "
+        "64 for the list-file data sets coco, nuswide, imagenet100)",
+    )
+    add_results(run, default=None)
+    run.add_argument(
+        "--force", action="store_true", default=None, help="redo runs that already have a record"
+    )
+    run.add_argument(
+        "--save-codes",
+        type=Path,
+        metavar="DIR",
+        help="also write each run's codes and labels as DIR/<protocol>/<run>.npz",
+    )
+    run.set_defaults(handler=commands.command_run)
+
+
+def add_list(commands_: argparse._SubParsersAction) -> None:
+    listing = commands_.add_parser(
+        "list",
+        help="list methods, data sets, protocols and features, or one method's parameters",
+    )
+    listing.add_argument(
+        "method", nargs="?", help="show this method's parameters and their defaults"
+    )
+    listing.set_defaults(handler=commands.command_list)
+
+
+def add_table(commands_: argparse._SubParsersAction) -> None:
+    table = commands_.add_parser("table", help="turn records into a CSV, Markdown or LaTeX table")
+    add_results(table)
+    table.add_argument("--format", default="markdown", choices=["csv", "markdown", "latex"])
+    table.add_argument(
+        "--metric",
+        default="map",
+        help="map (the protocol's mAP@K, default), map_tie, or a metric key such as precision@r2",
+    )
+    table.add_argument("--methods", type=name_list, help="only these methods, e.g. lsh,itq")
+    table.add_argument("--protocols", type=name_list, help="only these protocols")
+    table.add_argument("--bits", type=int_list, help="only these code lengths, e.g. 24,48")
+    table.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="only runs with each method's default hyper-parameters",
+    )
+    table.add_argument(
+        "--compare-paper",
+        action="store_true",
+        help="set the DMRH paper's published mAP@5000 beside ours, with the difference",
+    )
+    table.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    table.set_defaults(handler=commands.command_table)
+
+
+def add_reproduce(commands_: argparse._SubParsersAction) -> None:
+    reproduce = commands_.add_parser(
+        "reproduce",
+        help="run a paper's whole grid and write its tables, figures and a README",
+        description="Runs every method x bits x seed of the paper on each of its data sets that "
+        "can be found, plus the regions sweep; resumable. Without a GPU the deep methods run at a "
+        "CPU-sized setting into <results>/cpu-sized/, kept out of the paper table.",
+    )
+    reproduce.add_argument("paper", choices=["dmrh"], help="the paper to reproduce")
+    add_results(reproduce)
+    add_seeds(reproduce, (0, 1, 2), "0,1,2")
+    add_data_root(reproduce)
+    reproduce.set_defaults(handler=commands.command_reproduce)
+
+
+def add_figure(commands_: argparse._SubParsersAction) -> None:
+    figure = commands_.add_parser(
+        "figure", help="draw a figure from records: regions, convergence or pr (PNG and PDF)"
+    )
+    figure.add_argument(
+        "kind",
+        choices=["regions", "convergence", "pr"],
+        help="regions: mAP against N; convergence: loss and validation mAP "
+        "against epoch; pr: precision-recall per method",
+    )
+    add_results(figure)
+    figure.add_argument("--bits", type=int, help="the code length to draw (convergence, pr)")
+    figure.add_argument(
+        "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"
+    )
+    figure.set_defaults(handler=commands.command_figure)
+
+
+def add_evaluate(commands_: argparse._SubParsersAction) -> None:
+    evaluate = commands_.add_parser(
+        "evaluate",
+        help="evaluate codes from anywhere: an .npz with query/database codes and labels",
+        description="Reads query_codes, database_codes (n x bits, {0,1} or {-1,+1}), "
+        "query_labels and database_labels (class ids or multi-hot) from an .npz file.",
+    )
+    evaluate.add_argument("codes", type=Path, metavar="CODES.npz")
+    evaluate.add_argument(
+        "--topk",
+        type=topk_value,
+        default=5000,
+        help="K of mAP@K: a positive integer or 'all' (default: 5000)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=commands.command_evaluate)

@@ -1,0 +1,1 @@
+"""Features: images to the vectors the classic (non-deep) methods hash (pixels, GIST)."""
