@@ -158,6 +158,11 @@ def test_a_diverging_run_fails_alone_without_a_record_and_the_command_exits_non_
     records = sorted(p.name for p in (out / "records" / "digits").glob("*.json"))
     assert len(records) == 1 and records[0].startswith("lsh")
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
+    (failure,) = (out / "failures" / "digits").glob("dpsh-16bits-*.json")
+    assert "diverged in the hashing phase" in json.loads(failure.read_text())["error"]
+    status, stdout, _ = run_cli(capsys, "status", "--results", str(out))
+    assert status == 0 and "1 done, 1 failed" in stdout
+    assert "failed: digits dpsh 16 bits seed 0: dpsh 16 bits seed 0 diverged" in stdout
 
 
 def test_list_method_shows_its_parameters_with_their_defaults(

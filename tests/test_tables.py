@@ -128,3 +128,17 @@ def test_paper_comparison_sets_the_published_figure_and_our_difference() -> None
     assert "paper 0.3648 (-0.0448)" in text
     latex = render(compare_with_paper(summarise(RECORDS)), "latex")
     assert "0.3586 (+0.0414)" in latex
+
+
+def test_val_map_is_the_validation_score_of_the_selected_epoch() -> None:
+    def deep(lr: float, scores: list[float], selected: int) -> dict:
+        history = [{"phase": "hashing", "epoch": i + 1, "val_map": v} for i, v in enumerate(scores)]
+        history[selected]["selected"] = True
+        return {**record("dpsh", 48, 0, 0.5, lr=lr), "history": history}
+
+    sweep = [deep(0.02, [0.4, 0.6, 0.5], 1), deep(0.1, [0.7, 0.2], 0)]
+    summary = summarise(sweep, "val_map").set_index("variant")
+    assert summary.loc["lr=0.02", "mean"] == 0.6 and summary.loc["lr=0.1", "mean"] == 0.7
+    assert set(summary["metric"]) == {"val_map"}
+    with pytest.raises(HashbenchError, match="no validation-selected epoch"):
+        summarise([record("itq", 24, 0, 0.3)], "val_map")

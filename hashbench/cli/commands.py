@@ -44,9 +44,10 @@ def run_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, dic
 
 
 def command_run(args: argparse.Namespace) -> None:
+    from hashbench.experiment.executors import SlurmOptions, run_grid
     from hashbench.experiment.provenance import command_line
     from hashbench.experiment.records import iter_records
-    from hashbench.experiment.runner import GridRunner, RunPlan
+    from hashbench.experiment.runner import RunPlan
     from hashbench.fileio import atomic_write_text
     from hashbench.reporting.tables import render, summarise
 
@@ -66,21 +67,42 @@ def command_run(args: argparse.Namespace) -> None:
         force=options["force"],
         save_codes=options["save_codes"],
         command=command_line(args.arguments),
+        claim_timeout=args.claim_timeout,
     )
-    runner = GridRunner(plan)
-    outcomes = runner.run()
-    summary = summarise(iter_records(runner.records_dir))
-    for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
-        atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
-    failed = [outcome.failure for outcome in outcomes if outcome.failure]
-    done = sum(not outcome.skipped for outcome in outcomes) - len(failed)
-    print(render(summary, "markdown"), end="")
+    slurm = SlurmOptions(
+        partition=args.slurm_partition,
+        time_min=args.slurm_time,
+        gpus_per_task=args.slurm_gpus_per_task,
+        cpus_per_task=args.slurm_cpus_per_task,
+        mem=args.slurm_mem,
+        additional=dict(args.slurm_extra),
+        logs=args.slurm_logs,
+    )
+    runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
+    recorded = list(iter_records(runner.records_dir)) if runner.records_dir.is_dir() else []
+    if recorded:  # none yet when every run went to SLURM
+        summary = summarise(recorded)
+        for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
+            atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
+        print(render(summary, "markdown"), end="")
+    count = {s: sum(o.status == s for o in outcomes) for s in
+             ("done", "recorded", "elsewhere", "submitted", "failed")}  # fmt: skip
+    others = f", {count['elsewhere']} held by other workers" if count["elsewhere"] else ""
+    queued = f", {count['submitted']} submitted to SLURM" if count["submitted"] else ""
     print(
-        f"\n{done} run(s) done, {len(outcomes) - done - len(failed)} already recorded; records "
-        f"in {runner.records_dir}, tables in {results}/table.{{csv,md,tex}}"
+        f"\n{count['done']} run(s) done, {count['recorded']} already recorded{others}{queued}; "
+        f"records in {runner.records_dir}, tables in {results}/table.{{csv,md,tex}}; "
+        "`hashbench status` shows the grid"
     )
+    failed = [outcome.failure for outcome in outcomes if outcome.status == "failed"]
     if failed:
         raise RunsFailed(f"{len(failed)} run(s) failed, without records:\n" + "\n".join(failed))
+
+
+def command_status(args: argparse.Namespace) -> None:
+    from hashbench.experiment.status import grid_cells, render_status
+
+    print(render_status(grid_cells(args.results, args.claim_timeout)), end="")
 
 
 def command_list(args: argparse.Namespace) -> None:

@@ -45,15 +45,22 @@ def topk_value(text: str) -> int | None:
 
 def method_setting(text: str) -> tuple[str, str, Any]:
     """``METHOD.KEY=VALUE``; the value is read as JSON when it parses, else as a string."""
-    target, sep, raw = text.partition("=")
+    target, value = key_value(text)
     method, dot, key = target.partition(".")
-    if not (sep and dot and method and key):
+    if not (dot and method and key):
         raise argparse.ArgumentTypeError(f"expected METHOD.KEY=VALUE, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
     return method, key, value
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``, the value read as JSON when it parses, else as a string."""
+    key, sep, raw = text.partition("=")
+    if not (sep and key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
 
 
 def add_results(parser: argparse.ArgumentParser, default: Path | None = DEFAULT_RESULTS) -> None:

@@ -13,10 +13,12 @@ from hashbench.cli.options import (
     add_results,
     add_seeds,
     int_list,
+    key_value,
     method_setting,
     name_list,
     topk_value,
 )
+from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
 
 EXIT_USAGE = 2
 
@@ -30,6 +32,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="hashbench", description="learning-to-hash benchmarks, end to end")
     commands_ = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_run(commands_)
+    add_status(commands_)
     add_list(commands_)
     add_table(commands_)
     add_reproduce(commands_)
@@ -101,7 +104,61 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="also write each run's codes and labels as DIR/<protocol>/<run>.npz",
     )
+    add_claim_timeout(run)
+    workers = run.add_argument_group("where the runs execute")
+    workers.add_argument(
+        "--executor",
+        choices=["inline", "local", "slurm"],
+        default="inline",
+        help="inline: one after another in this process (default); local: --jobs worker "
+        "processes here; slurm: one SLURM job per (method, bits, seed) through submitit",
+    )
+    workers.add_argument(
+        "--jobs", type=int, default=2, help="worker processes of --executor local (default: 2)"
+    )
+    workers.add_argument("--slurm-partition", help="SLURM partition")
+    workers.add_argument(
+        "--slurm-time", type=int, default=60, metavar="MINUTES", help="time limit per job"
+    )
+    workers.add_argument("--slurm-gpus-per-task", type=int, metavar="N")
+    workers.add_argument("--slurm-cpus-per-task", type=int, metavar="N")
+    workers.add_argument("--slurm-mem", metavar="SIZE", help="memory per job, e.g. 32G")
+    workers.add_argument(
+        "--slurm-extra",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other sbatch parameter, e.g. account=myproject (repeatable)",
+    )
+    workers.add_argument(
+        "--slurm-logs",
+        type=Path,
+        metavar="DIR",
+        help="folder for submitit's scripts and logs (default: <results>/slurm-logs)",
+    )
     run.set_defaults(handler=commands.command_run)
+
+
+def add_claim_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a run whose worker sent no heartbeat for this long is stale and taken over "
+        f"(default: {DEFAULT_TIMEOUT_S:.0f})",
+    )
+
+
+def add_status(commands_: argparse._SubParsersAction) -> None:
+    status = commands_.add_parser(
+        "status",
+        help="the grid in a results folder: done, running, queued, failed, pending",
+    )
+    add_results(status)
+    add_claim_timeout(status)
+    status.set_defaults(handler=commands.command_status)
 
 
 def add_list(commands_: argparse._SubParsersAction) -> None:
@@ -122,7 +179,8 @@ def add_table(commands_: argparse._SubParsersAction) -> None:
     table.add_argument(
         "--metric",
         default="map",
-        help="map (the protocol's mAP@K, default), map_tie, or a metric key such as precision@r2",
+        help="map (the protocol's mAP@K, default), map_tie, a metric key such as precision@r2, "
+        "or val_map (the validation mAP that model selection kept: a sweep's criterion)",
     )
     table.add_argument("--methods", type=name_list, help="only these methods, e.g. lsh,itq")
     table.add_argument("--protocols", type=name_list, help="only these protocols")

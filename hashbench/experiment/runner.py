@@ -3,12 +3,15 @@
 Everything the user typed is checked before any work or any write, so bad input leaves the
 results folder untouched. Each run writes its record last and atomically: a crash loses at
 most the run in flight, and the same command resumes where it stopped. A run whose training
-diverges writes no record; the grid goes on and its outcome lists the failure.
+diverges writes no record but a failure file; the grid goes on and its outcome lists the
+failure. Each run is claimed first (:mod:`hashbench.experiment.claims`), so any number of
+workers, local or on a cluster, can run the same grid into one results folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -22,12 +25,14 @@ from tqdm import tqdm
 
 from hashbench.data.dataset import Dataset
 from hashbench.data.loading import load_dataset
-from hashbench.errors import HashbenchError, TrainingDiverged
+from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
-from hashbench.experiment import provenance
+from hashbench.experiment import claims, provenance
+from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
 from hashbench.experiment.records import config_hash, record_path, write_record
 from hashbench.features.extract import compute_features, get_feature
+from hashbench.fileio import atomic_write_text
 from hashbench.method import Subset
 from hashbench.registry import check_params, create_method, get_method
 from hashbench.splits.protocol import (
@@ -61,13 +66,19 @@ class RunPlan:
     save_codes: Path | None = None
     #: The command line that asked for this plan, for the records' provenance.
     command: str = ""
+    #: Seconds without a heartbeat after which another worker's claim is taken over.
+    claim_timeout: float = DEFAULT_TIMEOUT_S
+    #: Where this worker's output goes (a SLURM job's log), named in failure files.
+    log: str | None = None
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     record: Path
-    skipped: bool
-    #: The one-line reason a run failed (it then has no record), else None.
+    #: done (now), recorded (before), elsewhere (another worker holds it), failed (no
+    #: record, a failure file instead), submitted (queued as a SLURM job)
+    status: str
+    #: The one-line reason a run failed, else None.
     failure: str | None = None
 
 
@@ -155,33 +166,78 @@ class GridRunner:
             return None
         return self.plan.save_codes / self.protocol.name / f"{record.stem}.npz"
 
+    def cells(self) -> list[tuple[str, int, int]]:
+        """Every (method, bits, seed) of the plan, in the order they run."""
+        return [(m, b, s) for s in self.plan.seeds for m in self.plan.methods for b in self.bits]
+
+    def save_grid(self) -> Path:
+        """The plan's cells as ``grids/<digest>.json``, so ``hashbench status`` knows what is
+        pending; the same grid always writes the same file."""
+        cells = [
+            {"method": m, "bits": b, "seed": s, "run": self.record_path(m, b, s).stem}
+            for m, b, s in self.cells()
+        ]
+        grid = {"protocol": self.protocol.name, "cells": cells}
+        text = json.dumps(grid, indent=1, sort_keys=True) + "\n"
+        path = (
+            self.plan.out_dir / "grids" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        )
+        if not path.exists():
+            atomic_write_text(path, text)
+        return path
+
     def run(self) -> list[RunOutcome]:
-        grid = [(m, b, s) for s in self.plan.seeds for m in self.plan.methods for b in self.bits]
         outcomes = []
-        progress = tqdm(grid, desc="runs", unit="run", leave=False)
+        progress = tqdm(self.cells(), desc="runs", unit="run", leave=False)
         for name, bits, seed in progress:
             progress.set_postfix_str(f"{name} {bits} bits seed {seed}")
-            try:
-                outcomes.append(self.run_one(name, bits, seed))
-            except TrainingDiverged as failure:
-                tqdm.write(f"hashbench: failed: {failure}", file=sys.stderr)
-                path = record_path(self.records_dir, self.config(name, bits, seed))
-                shutil.rmtree(self.workspace(path), ignore_errors=True)
-                outcomes.append(RunOutcome(path, skipped=False, failure=str(failure)))
+            outcomes.append(self.run_one(name, bits, seed))
         return outcomes
 
     def workspace(self, record: Path) -> Path:
         """Where a run keeps its checkpoints until its record is written."""
         return self.plan.out_dir / "checkpoints" / record.stem
 
-    def run_one(self, name: str, bits: int, seed: int) -> RunOutcome:
-        config = self.config(name, bits, seed)
-        path = record_path(self.records_dir, config)
+    def record_path(self, name: str, bits: int, seed: int) -> Path:
+        return record_path(self.records_dir, self.config(name, bits, seed))
+
+    def is_recorded(self, path: Path) -> bool:
         codes_path = self.codes_path(path)
         done = path.exists() and (codes_path is None or codes_path.exists())
-        if done and not self.plan.force:
-            return RunOutcome(path, skipped=True)
+        return done and not self.plan.force
 
+    def run_one(self, name: str, bits: int, seed: int) -> RunOutcome:
+        """Run one cell unless it has its record or another worker holds its claim.
+
+        A failed training (divergence, or any error a user can fix) leaves a failure file
+        with its one line instead of a record, and the grid goes on.
+        """
+        path = self.record_path(name, bits, seed)
+        if self.is_recorded(path):
+            return RunOutcome(path, "recorded")
+        results, protocol = self.plan.out_dir, self.protocol.name
+        with claims.held(
+            claims.claim_path(results, protocol, path.stem), self.plan.claim_timeout
+        ) as claim:
+            if claim is None:
+                return RunOutcome(path, "elsewhere")
+            if self.is_recorded(path):  # finished by another worker just before our claim
+                return RunOutcome(path, "recorded")
+            failure = claims.failure_path(results, protocol, path.stem)
+            failure.unlink(missing_ok=True)
+            try:
+                self.fit_and_record(name, bits, seed, path)
+            except HashbenchError as error:
+                tqdm.write(f"hashbench: failed: {error}", file=sys.stderr)
+                shutil.rmtree(self.workspace(path), ignore_errors=True)
+                claims.write_failure(failure, str(error), self.plan.log)
+                return RunOutcome(path, "failed", failure=str(error))
+            claims.append_journal(results, path.stem, protocol)
+        return RunOutcome(path, "done")
+
+    def fit_and_record(self, name: str, bits: int, seed: int, path: Path) -> None:
+        config = self.config(name, bits, seed)
+        codes_path = self.codes_path(path)
         started_at = datetime.now(timezone.utc)
         wall = time.perf_counter()
         method = create_method(name, bits=bits, seed=seed, **self.plan.params.get(name, {}))
@@ -276,8 +332,8 @@ class GridRunner:
                     "software": provenance.software(),
                     "hardware": provenance.hardware(),
                     "started_at": started_at.isoformat(timespec="seconds"),
+                    "worker": claims.worker_name(),
                 },
             },
         )
         shutil.rmtree(workspace, ignore_errors=True)
-        return RunOutcome(path, skipped=False)

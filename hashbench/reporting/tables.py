@@ -41,12 +41,33 @@ class TableFilter:
     defaults_only: bool = False
 
 
+#: The validation mAP of the epoch a deep method's model selection kept (a sweep's criterion).
+VALIDATION = "val_map"
+
+
 def metric_key(record: dict[str, Any], metric: str) -> str:
     """``map`` and ``map_tie`` mean the protocol's own cut-off K; anything else is literal."""
     if metric in ("map", "map_tie"):
         topk = record["protocol"]["topk"]
         return f"{metric}@{'all' if topk is None else topk}"
     return metric
+
+
+def metric_value(record: dict[str, Any], metric: str) -> tuple[str, float]:
+    """The metric's key and value in ``record``; ``val_map`` reads the selected epoch."""
+    if metric == VALIDATION:
+        chosen = [e for e in record.get("history") or [] if e.get("selected")]
+        if not chosen:
+            raise HashbenchError(
+                f"a {record['method']} record has no validation-selected epoch; "
+                f"--metric {VALIDATION} is for deep methods' records (use --methods)"
+            )
+        return VALIDATION, float(chosen[0][VALIDATION])
+    key = metric_key(record, metric)
+    if key not in record["metrics"]:
+        known = ", ".join(sorted([*record["metrics"], VALIDATION]))
+        raise HashbenchError(f"records have no metric {key!r}; available: {known}")
+    return key, record["metrics"][key]
 
 
 def variant_label(variant: dict[str, Any]) -> str:
@@ -70,10 +91,7 @@ def summarise(
     for record in records:
         if not _keep(record, keep):
             continue
-        key = metric_key(record, metric)
-        if key not in record["metrics"]:
-            known = ", ".join(sorted(record["metrics"]))
-            raise HashbenchError(f"records have no metric {key!r}; available: {known}")
+        key, value = metric_value(record, metric)
         rows.append(
             {
                 "method": record["method"],
@@ -82,7 +100,7 @@ def summarise(
                 "protocol": record["protocol"]["name"],
                 "bits": record["bits"],
                 "metric": key,
-                "value": record["metrics"][key],
+                "value": value,
             }
         )
     if not rows:

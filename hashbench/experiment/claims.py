@@ -1,0 +1,221 @@
+"""Who runs which cell of a grid: claim files, failure files and the journal of finished runs.
+
+Records stay the single source of truth for what is done; beside them, under the results
+folder:
+
+* ``claims/<protocol>/<run>.json``: taken atomically (``O_CREAT | O_EXCL``) before a run
+  starts and removed when it ends. A running claim names its worker, host, pid and start and
+  is refreshed every :data:`HEARTBEAT_S` seconds; one whose heartbeat is older than the claim
+  timeout, or whose process is gone from this host, is stale and taken over. A ``queued`` claim
+  marks a cell submitted to SLURM and not yet started: it is never stale by age (a queue can be
+  long); its job replaces it with a running claim when it starts.
+* ``failures/<protocol>/<run>.json``: the one-line error of a failed run and where its log is;
+  a failed cell has no record and is run again by the next command.
+* ``journal.log``: one line per finished run (time, worker, run), appended atomically, so a
+  grid's history shows that no cell ran twice.
+
+The takeover of a stale claim renames it aside first: of two workers taking over the same
+claim at once, only one rename succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hashbench.fileio import atomic_write_text
+
+CLAIMS, FAILURES, JOURNAL = "claims", "failures", "journal.log"
+HEARTBEAT_S = 30.0
+#: A running claim without a heartbeat for this long is taken over (``--claim-timeout``).
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_path(results: Path, protocol: str, run: str) -> Path:
+    return results / CLAIMS / protocol / f"{run}.json"
+
+
+def failure_path(results: Path, protocol: str, run: str) -> Path:
+    return results / FAILURES / protocol / f"{run}.json"
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The file's JSON object, or None when it is gone or torn (being replaced)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(claim: dict[str, Any], timeout: float, now: float | None = None) -> bool:
+    """A running claim whose heartbeat is too old, or whose process on this host has died."""
+    if claim.get("state") == "queued":
+        return False
+    now = time.time() if now is None else now
+    if now - float(claim.get("heartbeat", 0)) > timeout:
+        return True
+    same_host = claim.get("host") == socket.gethostname()
+    return same_host and isinstance(claim.get("pid"), int) and not process_alive(claim["pid"])
+
+
+@dataclass
+class Claim:
+    """A held claim; :meth:`release` (or leaving the ``with`` block) gives it up."""
+
+    path: Path
+    worker: str
+    started: float
+    _stop: threading.Event
+    _thread: threading.Thread | None = None
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "state": "running",
+            "worker": self.worker,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": self.started,
+            "heartbeat": time.time(),
+        }
+
+    def beat(self) -> bool:
+        """Refresh the heartbeat while the claim is still ours; False once it is not."""
+        current = read_json(self.path)
+        if current is None or current.get("worker") != self.worker:
+            return False
+        atomic_write_text(self.path, json.dumps(self.content()))
+        return True
+
+    def start_heartbeat(self, interval: float = HEARTBEAT_S) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval) and self.beat():
+                pass
+
+        self._thread = threading.Thread(target=loop, name="hashbench-heartbeat", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        current = read_json(self.path)
+        if current is not None and current.get("worker") == self.worker:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def try_claim(
+    path: Path, timeout: float = DEFAULT_TIMEOUT_S, worker: str | None = None
+) -> Claim | None:
+    """Take the claim at ``path`` (a stale one is taken over); None while another holds it.
+
+    A queued claim is free for the SLURM job it names, and for no one else.
+    """
+    worker = worker or worker_name()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claim = Claim(path, worker, time.time(), threading.Event())
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            current = read_json(path)
+            if current is None:  # torn or vanished between the calls: look once more
+                time.sleep(0.05)
+                continue
+            ours = current.get("state") == "queued" and current.get("job") == own_slurm_job()
+            if not (ours or is_stale(current, timeout)):
+                return None
+            aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.taken")
+            try:
+                os.replace(path, aside)
+            except FileNotFoundError:
+                continue
+            aside.unlink(missing_ok=True)
+            continue
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(claim.content()))
+        return claim
+    return None
+
+
+def own_slurm_job() -> str | None:
+    """This process's SLURM job id as submitit names it (``ARRAY_TASK`` in an array)."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def mark_queued(path: Path, job: str) -> None:
+    """A claim for a cell submitted as SLURM job ``job``, unless the job has started already."""
+    content = {"state": "queued", "job": job, "worker": f"slurm:{job}", "heartbeat": time.time()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(content))
+
+
+def write_failure(path: Path, error: str, log: str | None) -> None:
+    atomic_write_text(
+        path,
+        json.dumps(
+            {"error": error, "log": log, "worker": worker_name(), "time": time.time()}, indent=1
+        ),
+    )
+
+
+def append_journal(results: Path, run: str, protocol: str) -> None:
+    """One line per finished run; a single short ``O_APPEND`` write is never interleaved."""
+    results.mkdir(parents=True, exist_ok=True)
+    line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {worker_name()} {protocol}/{run}\n"
+    descriptor = os.open(results / JOURNAL, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o644)
+    try:
+        os.write(descriptor, line.encode("utf-8"))
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def held(path: Path, timeout: float) -> Iterator[Claim | None]:
+    """``with held(path, timeout) as claim``: claim is None when another worker holds it."""
+    claim = try_claim(path, timeout)
+    if claim is None:
+        yield None
+        return
+    claim.start_heartbeat()
+    try:
+        yield claim
+    finally:
+        claim.release()

@@ -1,0 +1,135 @@
+"""Where a grid's runs execute: in this process (default), in N local worker processes, or as
+one SLURM job per (method, bits, seed) through submitit.
+
+Every executor runs cells through :meth:`GridRunner.run_one`, which claims a cell before it
+runs it, so workers never repeat each other's work and any mix of them can share one results
+folder. Local workers each walk the whole grid and take whatever is unclaimed; SLURM jobs each
+run their one cell, whose claim reads ``queued`` from submission until the job starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from hashbench.errors import HashbenchError
+from hashbench.experiment import claims
+from hashbench.experiment.runner import GridRunner, RunOutcome, RunPlan
+
+EXECUTORS = ("inline", "local", "slurm")
+#: The order of preference when several workers report on the same cell.
+PRECEDENCE = ("done", "failed", "recorded", "elsewhere")
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """The usual SLURM settings, as submitit's ``slurm_*`` parameters take them."""
+
+    partition: str | None = None
+    time_min: int = 60
+    gpus_per_task: int | None = None
+    cpus_per_task: int | None = None
+    mem: str | None = None
+    additional: dict[str, Any] = field(default_factory=dict)
+    logs: Path | None = None  # default: <results>/slurm-logs
+
+
+def run_grid(
+    plan: RunPlan, executor: str = "inline", jobs: int = 1, slurm: SlurmOptions | None = None
+) -> tuple[GridRunner, list[RunOutcome]]:
+    """Check the plan, load the data, save the grid's cells (for ``hashbench status``), run."""
+    if executor not in EXECUTORS:
+        raise HashbenchError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if jobs < 1:
+        raise HashbenchError(f"--jobs must be at least 1, got {jobs}")
+    runner = GridRunner(plan)
+    runner.save_grid()
+    if executor == "local":
+        return runner, run_local(plan, jobs)
+    if executor == "slurm":
+        return runner, submit_slurm(runner, slurm or SlurmOptions())
+    return runner, runner.run()
+
+
+def _local_worker(plan: RunPlan, threads: int) -> list[RunOutcome]:
+    import torch
+
+    torch.set_num_threads(threads)
+    return GridRunner(plan).run()
+
+
+def merge(reports: list[list[RunOutcome]]) -> list[RunOutcome]:
+    """One outcome per cell from every worker's: a run done or failed beats a skip."""
+    best: dict[Path, RunOutcome] = {}
+    for outcome in (o for report in reports for o in report):
+        kept = best.get(outcome.record)
+        if kept is None or PRECEDENCE.index(outcome.status) < PRECEDENCE.index(kept.status):
+            best[outcome.record] = outcome
+    return list(best.values())
+
+
+def run_local(plan: RunPlan, jobs: int) -> list[RunOutcome]:
+    """``jobs`` worker processes on this machine, the CPU's threads shared between them."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_local_worker, plan, threads) for _ in range(jobs)]
+        return merge([future.result() for future in futures])
+
+
+def _slurm_cell(plan: RunPlan, name: str, bits: int, seed: int) -> RunOutcome:
+    """One SLURM job: one cell, its failure file naming the job's log."""
+    import submitit
+
+    log = str(submitit.JobEnvironment().paths.stdout)
+    return GridRunner(dataclasses.replace(plan, log=log)).run_one(name, bits, seed)
+
+
+def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
+    """Submit the cells that have neither a record nor a live claim, one job each."""
+    import submitit
+
+    plan = runner.plan
+    pending: list[tuple[str, int, int]] = []
+    outcomes: list[RunOutcome] = []
+    for name, bits, seed in runner.cells():
+        path = runner.record_path(name, bits, seed)
+        claim = claims.read_json(claims.claim_path(plan.out_dir, runner.protocol.name, path.stem))
+        if runner.is_recorded(path):
+            outcomes.append(RunOutcome(path, "recorded"))
+        elif claim is not None and not claims.is_stale(claim, plan.claim_timeout):
+            outcomes.append(RunOutcome(path, "elsewhere"))
+        else:
+            claims.claim_path(plan.out_dir, runner.protocol.name, path.stem).unlink(missing_ok=True)
+            pending.append((name, bits, seed))
+    if not pending:
+        return outcomes
+    logs = options.logs or plan.out_dir / "slurm-logs"
+    try:
+        executor = submitit.AutoExecutor(folder=logs, cluster="slurm")
+    except RuntimeError as error:
+        raise HashbenchError(
+            f"--executor slurm needs a SLURM cluster ({error}); run it on the cluster's login "
+            "node, or use --executor local"
+        ) from error
+    executor.update_parameters(
+        name="hashbench",
+        timeout_min=options.time_min,
+        slurm_partition=options.partition,
+        slurm_gpus_per_task=options.gpus_per_task,
+        slurm_cpus_per_task=options.cpus_per_task,
+        slurm_mem=options.mem,
+        slurm_additional_parameters=dict(options.additional),
+    )
+    columns = list(zip(*pending, strict=True))
+    submitted = executor.map_array(_slurm_cell, [plan] * len(pending), *columns)
+    for (name, bits, seed), job in zip(pending, submitted, strict=True):
+        path = runner.record_path(name, bits, seed)
+        claim = claims.claim_path(plan.out_dir, runner.protocol.name, path.stem)
+        claims.mark_queued(claim, str(job.job_id))
+        outcomes.append(RunOutcome(path, "submitted"))
+    return outcomes

@@ -1,0 +1,94 @@
+"""``hashbench status``: a results folder's grid at a glance.
+
+Each cell (method, bits, seed on a protocol) is done (its record, with mAP), running or queued
+(a live claim), stale (a claim whose worker stopped beating), failed (a failure file, with its
+error line) or pending (in a saved grid, with none of these).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashbench.experiment import claims
+from hashbench.experiment.records import read_record
+
+
+@dataclass(frozen=True)
+class Cell:
+    protocol: str
+    method: str
+    bits: int
+    seed: int
+    state: str
+    detail: str = ""
+
+
+def _stem_parts(stem: str) -> tuple[str, int, int]:
+    method, bits, seed, _ = stem.rsplit("-", 3)
+    return method, int(bits.removesuffix("bits")), int(seed.removeprefix("seed"))
+
+
+def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list[Cell]:
+    runs: dict[tuple[str, str], Cell] = {}
+
+    def note(protocol: str, stem: str, state: str, detail: str = "") -> None:
+        method, bits, seed = _stem_parts(stem)
+        runs[(protocol, stem)] = Cell(protocol, method, bits, seed, state, detail)
+
+    for grid_file in sorted((results / "grids").glob("*.json")):
+        grid = json.loads(grid_file.read_text())
+        for cell in grid["cells"]:
+            note(grid["protocol"], cell["run"], "pending")
+    for path in sorted((results / claims.FAILURES).glob("*/*.json")):
+        failure = claims.read_json(path) or {}
+        log = f" (log: {failure['log']})" if failure.get("log") else ""
+        note(path.parent.name, path.stem, "failed", f"{failure.get('error', '?')}{log}")
+    for path in sorted((results / claims.CLAIMS).glob("*/*.json")):
+        claim = claims.read_json(path)
+        if claim is None:
+            continue
+        if claim.get("state") == "queued":
+            note(path.parent.name, path.stem, "queued", f"job {claim.get('job')}")
+        else:
+            state = "stale" if claims.is_stale(claim, timeout) else "running"
+            note(path.parent.name, path.stem, state, str(claim.get("worker", "")))
+    for path in sorted((results / "records").glob("*/*.json")):
+        metrics = read_record(path)["metrics"]
+        key = next((k for k in metrics if k.startswith("map@")), "map")
+        note(path.parent.name, path.stem, "done", f"{metrics.get(key, float('nan')):.4f}")
+    return sorted(runs.values(), key=lambda c: (c.protocol, c.method, c.bits, c.seed))
+
+
+def render_status(cells: list[Cell]) -> str:
+    """One Markdown table per protocol (methods x bits/seed), then counts and failures."""
+    if not cells:
+        return "no runs: neither records nor a saved grid in this results folder\n"
+    lines: list[str] = []
+    for protocol in sorted({c.protocol for c in cells}):
+        mine = [c for c in cells if c.protocol == protocol]
+        columns = sorted({(c.bits, c.seed) for c in mine})
+        lines.append(f"## {protocol}\n")
+        lines.append("| method | " + " | ".join(f"{b} bits s{s}" for b, s in columns) + " |")
+        lines.append("|:--|" + "--:|" * len(columns))
+        for method in sorted({c.method for c in mine}):
+            by_column = {(c.bits, c.seed): c for c in mine if c.method == method}
+            row = []
+            for column in columns:
+                cell = by_column.get(column)
+                row.append(
+                    "" if cell is None else cell.detail if cell.state == "done" else cell.state
+                )
+            lines.append(f"| {method} | " + " | ".join(row) + " |")
+        lines.append("")
+    counts = {state: sum(c.state == state for c in cells) for state in
+              ("done", "running", "queued", "stale", "failed", "pending")}  # fmt: skip
+    lines.append(", ".join(f"{n} {state}" for state, n in counts.items() if n) or "nothing")
+    for cell in cells:
+        if cell.state == "failed":
+            lines.append(
+                f"failed: {cell.protocol} {cell.method} {cell.bits} bits seed {cell.seed}: "
+                f"{cell.detail}"
+            )
+    return "\n".join(lines) + "\n"
