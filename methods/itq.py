@@ -35,7 +35,8 @@ class ITQ(HashingMethod):
         rng = np.random.default_rng(self.seed)
         rotation, _, _ = np.linalg.svd(rng.standard_normal((self.bits, self.bits)))
         losses = []
-        for _ in range(self.iterations):
+        # ITQ.m loops ``for iter=0:n_iter``: n_iter + 1 updates of B and R.
+        for _ in range(self.iterations + 1):
             binary, loss = _quantise(projected @ rotation.astype(np.float32))
             losses.append(loss)
             # Orthogonal Procrustes: the R minimising ||B - V R|| for this B.

@@ -211,7 +211,10 @@ def test_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
         load_dataset("nosuch")
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    with pytest.raises(HashbenchError, match=r"cifar10, digits.*not an image folder or archive"):
+    with pytest.raises(
+        HashbenchError,
+        match=r"cifar10, digits.*not a folder of list files .*, an image folder or an archive",
+    ):
         load_dataset(str(notes))
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.listdata import COCO, IMAGENET100, NUSWIDE, write_list_dataset
+from fixtures.listdata import COCO, IMAGENET100, NUSWIDE, SMALL, write_list_dataset
 from PIL import Image
 
 from hashbench.data import imagestore
 from hashbench.data.listfile import merge_lists, read_list_file
 from hashbench.data.loading import load_dataset
 from hashbench.errors import HashbenchError
+from hashbench.splits.protocol import default_protocol
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -276,3 +277,53 @@ def test_decoded_chunks_waiting_in_memory_are_bounded() -> None:
         results.append(result)
     assert results == [str(i) for i in range(20)]
     assert max(waiting) == 2  # the window of 3 includes the one being handed back
+
+
+def test_a_folder_of_list_files_is_a_data_set_by_path_with_its_own_label_count(
+    tmp_path: Path,
+) -> None:
+    written = write_list_dataset(tmp_path / "mine", SMALL)
+    dataset = load_dataset(str(tmp_path / "mine"))
+    assert dataset.name == "lists-mine" and dataset.labels.shape[1] == SMALL.classes == 10
+    assert sorted(dataset.parts) == ["database", "test", "train"]
+    _, labels = written.lists["test"]
+    test_labels = dataset.labels[dataset.parts["test"]]
+    assert sorted(map(tuple, test_labels)) == sorted(map(tuple, labels))
+    assert default_protocol(dataset.name).name == "listfolder"
+
+
+def test_a_list_folder_may_take_its_images_from_another_root(tmp_path: Path) -> None:
+    write_list_dataset(tmp_path / "images", SMALL)
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for name in ("test.txt", "train.txt", "database.txt"):
+        (lists / name).write_text((tmp_path / "images" / name).read_text())
+    with pytest.raises(HashbenchError, match="is missing: no file"):
+        load_dataset(str(lists))  # the images are not beside these lists
+    dataset = load_dataset(str(lists), data_root=tmp_path / "images")
+    assert len(dataset) == 72
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (lambda text: text.replace(" 0", " 2", 1), "has label '2', but labels are 0 or 1"),
+        (lambda text: text.replace("\n", " 1\n", 1), "line 2 .* has 10 labels, expected 11"),
+        (lambda text: text.replace(".jpg", "-gone.jpg", 1), "on line 1 of list file .* missing"),
+    ],
+)
+def test_bad_list_folders_get_one_line(tmp_path: Path, damage, fragment: str) -> None:
+    write_list_dataset(tmp_path / "mine", SMALL)
+    test_list = tmp_path / "mine" / "test.txt"
+    test_list.write_text(damage(test_list.read_text()))
+    with pytest.raises(HashbenchError, match=fragment) as raised:
+        load_dataset(str(tmp_path / "mine"))
+    assert "\n" not in str(raised.value) and str(test_list) in str(raised.value)
+
+
+def test_list_files_of_different_widths_are_refused(tmp_path: Path) -> None:
+    write_list_dataset(tmp_path / "mine", SMALL)
+    train = tmp_path / "mine" / "train.txt"
+    train.write_text("".join(line + " 0\n" for line in train.read_text().splitlines()))
+    with pytest.raises(HashbenchError, match=r"has 11 labels a line but .* has 10"):
+        load_dataset(str(tmp_path / "mine"))

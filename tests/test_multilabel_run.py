@@ -32,9 +32,16 @@ def settings(methods: list[str]) -> list[str]:
 
 
 #: data set -> the protocol its lists are for
-LIST_PROTOCOLS = {"coco": "coco-hashnet", "nuswide": "nuswide-21", "imagenet100": "imagenet100"}
+LIST_PROTOCOLS = {
+    "coco": "coco-hashnet",
+    "nuswide": "nuswide-21",
+    "imagenet100": "imagenet100",
+    "mirflickr": "mirflickr",
+    "voc2012": "voc2012",
+}
 #: Every method on MS-COCO; on the others, whose data path is the same, one of each kind.
-METHODS = {"coco": None, "nuswide": ["itq", "fssh", "dmrh"], "imagenet100": ["itq", "fssh", "dmrh"]}
+METHODS = {"coco": None, "nuswide": ["itq", "fssh", "dmrh"], "imagenet100": ["itq", "fssh", "dmrh"],
+           "mirflickr": ["itq", "fssh"], "voc2012": ["itq", "fssh"]}  # fmt: skip
 
 
 @pytest.mark.parametrize("dataset", list(LIST_PROTOCOLS))
@@ -111,7 +118,16 @@ SHAPES = {
         overlapping("imagenet100", 5000, 128503, 13000, 100),
         (5000, 11700, 1300, 128503),
     ),
+    "mirflickr": (
+        multi_label("mirflickr", {"test": 1000, "train": 4000, "database": 20000}, 38),
+        (1000, 3600, 400, 20000),
+    ),
+    "voc2012": (
+        multi_label("voc2012", {"test": 1000, "train": 4000, "database": 6540}, 20),
+        (1000, 3600, 400, 6540),
+    ),
 }
+TOPK = {"imagenet100": 1000, "mirflickr": None, "voc2012": None}
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
@@ -129,11 +145,25 @@ def test_multi_label_protocols_have_the_literatures_sizes(name: str) -> None:
     else:
         everything = np.union1d(splits.query, splits.database)
         assert everything.tolist() == list(range(len(dataset)))
-    assert protocol.topk == (1000 if name == "imagenet100" else 5000)
+    assert protocol.topk == TOPK.get(name, 5000)
     again = draw_splits(protocol, dataset, seed=0)
     other = draw_splits(protocol, dataset, seed=1)
     assert np.array_equal(again.validation, splits.validation)
     assert not np.array_equal(other.validation, splits.validation)
+
+
+def test_nuswide_concepts_draws_deephash_pytorchs_split_per_concept() -> None:
+    dataset = multi_label("nuswide", {"all": 195834}, 21)
+    protocol = load_protocol("nuswide-concepts")
+    splits = draw_splits(protocol, dataset, seed=0)
+    sizes = tuple(len(getattr(splits, split)) for split in SPLIT_NAMES)
+    assert sizes == (2100, 9450, 1050, 193734)
+    trained = np.union1d(splits.train, splits.validation)
+    assert np.isin(trained, splits.database).all()  # training images are database images
+    assert np.union1d(splits.query, splits.database).tolist() == list(range(len(dataset)))
+    # every concept has at least its 100 queries (an image counts for one, carries several)
+    assert (dataset.labels[splits.query].sum(axis=0) >= 100).all()
+    assert protocol.topk == 5000
 
 
 def test_the_paper_protocols_are_the_defaults() -> None:

@@ -11,6 +11,10 @@ image once, for protocols that draw their own splits). Each list file present is
 data set, named after the file; the data set's items are the distinct listed images, sorted by
 path, so that the same lists always give the same item order. Every mistake in a list is one
 error naming the file and the line.
+
+Besides the named data sets, any folder of list files is a data set by its path
+(``--dataset PATH``): ``lists-<folder>``, with as many labels as its lines have (all lines of
+all its lists must agree), images resolved against the folder or a given image root.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class ListSource:
     """Where a list-file data set lives and what its lists must hold."""
 
     name: str
-    classes: int
+    #: Labels per line; None: as many as the first list's first line has.
+    classes: int | None
     #: The sub-folder of a data root searched for the image root (the root itself is, too).
     folder: str
     #: The environment variable naming the image root when no --data-root is given.
@@ -172,11 +177,43 @@ def load_list_dataset(
 ) -> Dataset:
     """The data set in the first image root found in ``roots``, images resized to a square."""
     root = find_image_root(source, roots)
-    found = [root / name for name in LIST_FILES if (root / name).is_file()]
+    return read_lists(source, root, root, image_size)
+
+
+#: The name prefix of list-file folders given by path; their default protocol is ``listfolder``.
+LIST_FOLDER_PREFIX = "lists-"
+
+
+def is_list_folder(path: Path) -> bool:
+    return path.is_dir() and any((path / name).is_file() for name in LIST_FILES)
+
+
+def load_list_folder(
+    folder: Path, image_size: int | None = None, image_root: Path | None = None
+) -> Dataset:
+    """A folder of list files as a data set; images relative to ``image_root`` (the folder)."""
+    folder = Path(folder).resolve()
+    source = ListSource(f"{LIST_FOLDER_PREFIX}{folder.name}", None, "", "")
+    return read_lists(source, folder, Path(image_root or folder), image_size)
+
+
+def read_lists(
+    source: ListSource, folder: Path, image_root: Path, image_size: int | None
+) -> Dataset:
+    found = [folder / name for name in LIST_FILES if (folder / name).is_file()]
     lists = [read_list_file(path, source.classes) for path in found]
+    first = lists[0]
+    for other in lists[1:]:
+        if other.labels.shape[1] != first.labels.shape[1]:
+            raise HashbenchError(
+                f"list file {other.path} has {other.labels.shape[1]} labels a line but "
+                f"{first.path} has {first.labels.shape[1]}; every line of every list file "
+                "must have one label per class"
+            )
+    classes = first.labels.shape[1]
     merged = merge_lists(lists)
     size = image_size or source.image_size
-    stored = store_images(root, merged.images.tolist(), size, merged.origin)
+    stored = store_images(image_root, merged.images.tolist(), size, merged.origin)
     digest = hashlib.sha256()
     for path in found:
         digest.update(f"{path.name}\0{sha256_file(path)}\0".encode())
@@ -186,7 +223,7 @@ def load_list_dataset(
         images=stored.images,
         labels=merged.labels,
         parts=merged.parts,
-        class_names=tuple(str(label) for label in range(source.classes)),
+        class_names=tuple(str(label) for label in range(classes)),
         checksum=digest.hexdigest(),
-        source=f"{root} (lists {', '.join(p.name for p in found)}; images {size}x{size})",
+        source=f"{folder} (lists {', '.join(p.name for p in found)}; images {size}x{size})",
     )

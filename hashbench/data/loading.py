@@ -14,7 +14,7 @@ import numpy as np
 from hashbench.data.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
 from hashbench.data.dataset import Dataset
 from hashbench.data.imagefolder import is_archive, load_image_folder, resize_images
-from hashbench.data.listfile import ListSource, load_list_dataset
+from hashbench.data.listfile import ListSource, is_list_folder, load_list_dataset, load_list_folder
 from hashbench.data.mosaic import load_cifar10_mosaic
 from hashbench.errors import HashbenchError
 
@@ -62,6 +62,9 @@ def load_digits(roots: list[Path], image_size: int | None = None) -> Dataset:
 
 COCO = ListSource("coco", classes=80, folder="coco", env="HASHBENCH_COCO_ROOT")
 NUSWIDE = ListSource("nuswide", classes=21, folder="nuswide", env="HASHBENCH_NUSWIDE_ROOT")
+#: Label columns as the lists have them: DeepHash-pytorch's MIRFlickr lists carry 38, others 24.
+MIRFLICKR = ListSource("mirflickr", None, folder="mirflickr", env="HASHBENCH_MIRFLICKR_ROOT")
+VOC2012 = ListSource("voc2012", classes=20, folder="voc2012", env="HASHBENCH_VOC2012_ROOT")
 IMAGENET100 = ListSource(
     "imagenet100", classes=100, folder="imagenet100", env="HASHBENCH_IMAGENET100_ROOT"
 )
@@ -95,6 +98,12 @@ _DATASETS = {
         IMAGENET100, "ImageNet-100 (HashNet lists: 100 classes as one-hot vectors)"
     ),
     "nuswide": _list_entry(NUSWIDE, "NUS-WIDE, 21 most frequent concepts (195,834 images)"),
+    "mirflickr": _list_entry(
+        MIRFLICKR, "MIRFlickr-25K (DeepHash-pytorch lists: 25,000 images, 38 or 24 labels)"
+    ),
+    "voc2012": _list_entry(
+        VOC2012, "PASCAL VOC 2012 (DeepHash-pytorch lists: 11,540 images, 20 labels)"
+    ),
 }
 
 
@@ -107,7 +116,8 @@ def load_dataset(
     data_root: Sequence[Path] | Path | None = None,
     image_size: int | None = None,
 ) -> Dataset:
-    """A known data set by name, or an image folder or archive of one by path."""
+    """A known data set by name, or by path: a folder of list files (images relative to it,
+    or to the first ``data_root``), an image folder or an archive of one."""
     if image_size is not None and image_size <= 0:
         raise HashbenchError(f"image size must be a positive integer, got {image_size}")
     if name_or_path in _DATASETS:
@@ -121,10 +131,20 @@ def load_dataset(
     path = Path(name_or_path)
     if path.name in (PYTHON_DIRECTORY, PYTHON_ARCHIVE) and path.exists():
         return load_cifar10_python(path, image_size)
+    if is_list_folder(path):
+        image_root = None
+        if data_root is not None:
+            image_root = (
+                Path(data_root) if isinstance(data_root, (str, Path)) else Path(data_root[0])
+            )
+        return load_list_folder(path, image_size, image_root)
     if path.is_dir() or (path.is_file() and is_archive(path)):
         return load_image_folder(path, image_size)
     known = ", ".join(_DATASETS)
-    what = "is not an image folder or archive (.tar, .tar.gz, .tgz, .zip)"
+    what = (
+        "is not a folder of list files (train.txt, test.txt, database.txt or all.txt), "
+        "an image folder or an archive (.tar, .tar.gz, .tgz, .zip)"
+    )
     raise HashbenchError(
         f"unknown data set {name_or_path!r}: not a known name ({known}) and "
         f"{what if path.exists() else 'no such file or folder'}; "

@@ -7,17 +7,24 @@ order. Each draw takes its items from one source and may thin them::
     part = "test"          # a part of the data set        } exactly one
     from = "train"         # "all", "rest" or an earlier split }
     per_class = 100        # stratified: that many of each class    } at most one;
+                           # (multi-label: of each concept, see below)
     count = 5000           # uniformly at random                    } none means
     fraction = 0.1         # that share of the source, at random    } all of it
     carve = true           # remove the drawn items from the split they came from
 
-``rest`` is every item not in an earlier split. Drawing checks what the literature's popular
-code gets wrong: queries never leak into the database or the training and validation data,
-and a seed always gives the same splits.
+``rest`` is every item not in an earlier split. On multi-label data ``per_class`` draws per
+concept, as DeepHash-pytorch's NUS-WIDE split does: through one shuffle, each item counts
+towards the first of its concepts whose quota is open, so every concept gets exactly that
+many items and none is drawn twice.
+A protocol's ``dataset`` is a data set's name or a pattern (``lists-*`` for list-file folders,
+``*`` for any): the default for a data set is its own, else the pattern's, else ``*``'s.
+Drawing checks what the literature's popular code gets wrong: queries never leak into the
+database or the training and validation data, and a seed always gives the same splits.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import sys
 import zipfile
@@ -113,11 +120,22 @@ def load_protocol(name_or_path: str) -> Protocol:
     )
 
 
+def serves(protocol: Protocol, dataset: str) -> bool:
+    """Whether ``protocol`` is for the data set named ``dataset`` (by name or pattern)."""
+    return fnmatch.fnmatchcase(dataset, protocol.dataset)
+
+
 def default_protocol(dataset: str) -> Protocol:
-    """The protocol marked default for ``dataset``, else the generic default (imagefolder)."""
-    defaults = [p for p in list_protocols() if p.default]
-    for wanted in (dataset, ANY_DATASET):
-        found = [p for p in defaults if p.dataset == wanted]
+    """The protocol marked default for ``dataset``: its own, else a pattern's, else ``*``'s."""
+    defaults = [p for p in list_protocols() if p.default and serves(p, dataset)]
+    tiers = (
+        lambda p: p.dataset == dataset,
+        lambda p: p.dataset not in (dataset, ANY_DATASET),
+        lambda p: p.dataset == ANY_DATASET,
+    )
+    for tier in tiers:
+        found = [p for p in defaults if tier(p)]
+        wanted = found[0].dataset if found else dataset
         if len(found) > 1:
             names = ", ".join(p.source for p in found)
             raise HashbenchError(
@@ -255,7 +273,7 @@ def _parse_splits(source: str, splits: dict[str, Any]) -> dict[str, dict[str, An
 # -- drawing splits --------------------------------------------------------------------------
 def draw_splits(protocol: Protocol, dataset: Dataset, seed: int) -> Splits:
     """The protocol's splits of ``dataset``: the same (protocol, data, seed), the same splits."""
-    if protocol.dataset not in (ANY_DATASET, dataset.name):
+    if not serves(protocol, dataset.name):
         raise HashbenchError(
             f"protocol {protocol.name!r} is for data set {protocol.dataset!r}, not "
             f"{dataset.name!r}; pass a protocol for {dataset.name} or leave --protocol out "
@@ -333,10 +351,7 @@ def _draw_per_class(
 ) -> np.ndarray:
     """``per_class`` items of every class: shuffle once, keep each class's first ones."""
     if dataset.multi_label:
-        raise HashbenchError(
-            f"protocol {protocol.name!r}: split {name!r} uses per_class, which needs "
-            f"single-label data, but {dataset.name!r} is multi-label; use count or fraction"
-        )
+        return _draw_per_concept(protocol, dataset, name, per_class, source, rng)
     available = np.bincount(dataset.labels[source], minlength=len(dataset.class_names))
     short = np.flatnonzero(available < per_class)
     if len(short):
@@ -352,6 +367,39 @@ def _draw_per_class(
     grouped = labels[order]
     rank_in_class = np.arange(len(grouped)) - np.searchsorted(grouped, grouped, side="left")
     return np.sort(shuffled[order[rank_in_class < per_class]])
+
+
+def _draw_per_concept(
+    protocol: Protocol,
+    dataset: Dataset,
+    name: str,
+    per_class: int,
+    source: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """DeepHash-pytorch's NUS-WIDE draw (``data/nuswide_21/code.py``): going through one
+    shuffle of the source, an item is taken for the first of its concepts whose quota of
+    ``per_class`` is not yet full; so every concept gets exactly ``per_class`` items."""
+    shuffled = source[rng.permutation(len(source))]
+    labels = dataset.labels[shuffled].astype(bool)
+    left = np.full(labels.shape[1], per_class)
+    taken = np.zeros(len(shuffled), dtype=bool)
+    for row in np.flatnonzero(labels.any(axis=1)):
+        open_concepts = np.flatnonzero(labels[row] & (left > 0))
+        if len(open_concepts):
+            left[open_concepts[0]] -= 1
+            taken[row] = True
+            if not left.any():
+                break
+    short = np.flatnonzero(left > 0)
+    if len(short):
+        concept = short[0]
+        raise HashbenchError(
+            f"protocol {protocol.name!r}: split {name!r} needs {per_class} items of concept "
+            f"{dataset.class_names[concept]!r} of {dataset.name!r}, but its source has only "
+            f"{per_class - left[concept]} not taken for an earlier concept of theirs"
+        )
+    return np.sort(shuffled[taken])
 
 
 def _check_invariants(protocol: Protocol, dataset: Dataset, splits: Splits) -> None:
