@@ -20,7 +20,8 @@ import hashbench
 
 @cache
 def git_state() -> dict[str, Any]:
-    """The commit of the hashbench checkout in use, and whether it had uncommitted changes."""
+    """The commit of the hashbench checkout in use, and whether its code had uncommitted
+    changes (records and tables under ``results/`` do not count: a grid rewrites them)."""
     root = Path(hashbench.__file__).resolve().parent.parent
 
     def git(*args: str) -> str | None:
@@ -35,8 +36,9 @@ def git_state() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status)}
+    status = git("status", "--porcelain", "--untracked-files=no") or ""
+    changed = [line.split(maxsplit=1)[-1] for line in status.splitlines() if line.strip()]
+    return {"commit": commit, "dirty": any(not path.startswith("results/") for path in changed)}
 
 
 def cpu_name() -> str:
