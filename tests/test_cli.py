@@ -225,3 +225,16 @@ def test_bad_run_config_gets_one_line(
     assert_one_line_error(status, err, fragment)
     status, _, err = run_cli(capsys, "run", "--config", str(tmp_path / "missing.toml"))
     assert_one_line_error(status, err, "does not exist")
+
+
+def test_figures_draw_only_the_protocols_asked_for(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    assert run_cli(capsys, "run", "--methods", "lsh", "--bits", "16", "--results", str(out))[0] == 0
+    status, stdout, err = run_cli(capsys, "figure", "pr", "--results", str(out), "--bits", "16",
+                                  "--protocols", "digits")  # fmt: skip
+    assert status == 0, err
+    assert (out / "figures" / "pr.png").stat().st_size > 0
+    status, _, err = run_cli(capsys, "figure", "pr", "--results", str(out), "--protocols", "coco")
+    assert_one_line_error(status, err, "no records of protocol coco")

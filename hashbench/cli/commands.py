@@ -184,7 +184,14 @@ def command_figure(args: argparse.Namespace) -> None:
     from hashbench.reporting.figures import make_figure
 
     stem = args.output or args.results / "figures" / args.kind
-    for path in make_figure(args.kind, records_in(args.results), stem, args.bits):
+    records = [
+        record
+        for record in records_in(args.results)
+        if args.protocols is None or record["protocol"]["name"] in args.protocols
+    ]
+    if not records:
+        raise HashbenchError(f"no records of protocol {', '.join(args.protocols)} to draw")
+    for path in make_figure(args.kind, records, stem, args.bits):
         print(path)
 
 
