@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from hashbench.errors import HashbenchError
 from hashbench.method import HashingMethod, Subset
 from hashbench.registry import register_method
 
@@ -63,6 +64,7 @@ class FSSH(HashingMethod):
         chosen = rng.choice(len(inputs), size=min(self.anchors, len(inputs)), replace=False)
         self.anchor_points_ = inputs[np.sort(chosen)]
         kernel = self._rbf(inputs)
+        self._check_kernel_width(kernel, inputs)
         self.kernel_mean_ = kernel.mean(axis=0, dtype=np.float64).astype(np.float32)
         spread = kernel.std(axis=0, dtype=np.float64, ddof=1)
         self.kernel_scale_ = np.where(spread > 0, spread, 1.0).astype(np.float32)
@@ -97,6 +99,21 @@ class FSSH(HashingMethod):
         targets = _transpose_times(features, codes)
         self.regression_ = scipy.linalg.solve(regression, targets, assume_a="pos")
         self.regression_ = self.regression_.astype(np.float32)
+
+    def _check_kernel_width(self, kernel: np.ndarray, inputs: np.ndarray) -> None:
+        """Refuse features on a scale where sigma leaves each item seeing no anchor but
+        itself: the codes would be noise (raw pixels, say, have distances in the hundreds)."""
+        if np.median((kernel > 1e-12).sum(axis=1)) > 1:
+            return
+        sample = inputs[:256]
+        squared = ((sample[:, None, :] - self.anchor_points_[None, :64, :]) ** 2).sum(-1)
+        typical = float(np.median(squared))
+        raise HashbenchError(
+            f"fssh: with sigma {self.sigma:g} the RBF kernel is zero between almost every item "
+            f"and every anchor (median squared distance {typical:.3g}; sigma 0.4 is set for "
+            "GIST's scale, about 1.2): use --feature gist, or --set "
+            f"fssh.sigma={np.sqrt(typical) / 3:.3g} for these features"
+        )
 
     def _rbf(self, inputs: np.ndarray) -> np.ndarray:
         """exp(-||x - anchor||^2 / (2 sigma^2)), float32 (n, anchors)."""

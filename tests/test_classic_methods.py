@@ -283,11 +283,19 @@ def test_fssh_database_keeps_learned_codes_for_training_items_only() -> None:
 @pytest.mark.parametrize("name", CLASSIC)
 def test_a_seed_fixes_the_codes(name: str) -> None:
     train = gaussian_subset()
-    first = create_method(name, bits=8, seed=11).fit(train).encode(train.inputs)
-    again = create_method(name, bits=8, seed=11).fit(train).encode(train.inputs)
-    other = create_method(name, bits=8, seed=12).fit(train).encode(train.inputs)
+    settings = {"sigma": 3.0} if name == "fssh" else {}  # these features' scale: distances ~9
+    first = create_method(name, bits=8, seed=11, **settings).fit(train).encode(train.inputs)
+    again = create_method(name, bits=8, seed=11, **settings).fit(train).encode(train.inputs)
+    other = create_method(name, bits=8, seed=12, **settings).fit(train).encode(train.inputs)
     np.testing.assert_array_equal(first, again)
     if name in ("pcah", "sh"):  # deterministic methods ignore the seed
         np.testing.assert_array_equal(first, other)
     else:
         assert not np.array_equal(first, other)
+
+
+def test_fssh_refuses_features_on_a_scale_its_kernel_cannot_see() -> None:
+    train = gaussian_subset()  # squared distances about 80: exp(-80 / 0.32) underflows
+    with pytest.raises(HashbenchError, match=r"RBF kernel is zero .* --set fssh.sigma=") as raised:
+        create_method("fssh", bits=8).fit(train)
+    assert "\n" not in str(raised.value)

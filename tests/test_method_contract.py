@@ -16,6 +16,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "dsh": _TINY_DEEP,
     "dmrh": _TINY_DEEP,
     "adsh": {**_TINY_DEEP, "samples": 64},
+    "fssh": {"sigma": 8.0},  # the toy features' scale (squared distances ~ 600), not GIST's
 }
 
 

@@ -19,7 +19,8 @@ from hashbench.splits.protocol import SPLIT_NAMES, default_protocol, draw_splits
 
 #: Tiny but real training for the deep methods: CNN geometry as in production, few channels.
 DEEP = {"epochs": 1, "warm_start_epochs": 0, "width": 0.125, "batch_size": 8}
-OWN = {"adsh": {"samples": 16, "inner_epochs": 1}}
+#: FSSH's sigma for 16 x 16 pixel features (squared distances ~ 40), not GIST's 0.4.
+OWN = {"adsh": {"samples": 16, "inner_epochs": 1}, "fssh": {"sigma": 2.0}}
 
 
 def settings(methods: list[str]) -> list[str]:

@@ -44,6 +44,7 @@ def run_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, dic
 
 
 def command_run(args: argparse.Namespace) -> None:
+    from hashbench.experiment.claims import HEARTBEAT_S
     from hashbench.experiment.executors import SlurmOptions, run_grid
     from hashbench.experiment.provenance import command_line
     from hashbench.experiment.records import iter_records
@@ -51,6 +52,11 @@ def command_run(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
     from hashbench.reporting.tables import render, summarise
 
+    if args.claim_timeout < 2 * HEARTBEAT_S:
+        raise HashbenchError(
+            f"--claim-timeout must be at least {2 * HEARTBEAT_S:.0f} s (two heartbeats), "
+            f"got {args.claim_timeout:g}: a shorter one takes live runs for stale"
+        )
     options, params = run_options(args)
     results: Path = options["results"]
     plan = RunPlan(
@@ -190,7 +196,8 @@ def command_figure(args: argparse.Namespace) -> None:
         if args.protocols is None or record["protocol"]["name"] in args.protocols
     ]
     if not records:
-        raise HashbenchError(f"no records of protocol {', '.join(args.protocols)} to draw")
+        which = f" of protocol {', '.join(args.protocols)}" if args.protocols else ""
+        raise HashbenchError(f"no records{which} to draw in {args.results}")
     for path in make_figure(args.kind, records, stem, args.bits):
         print(path)
 

@@ -64,8 +64,8 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--dataset",
-        help="data set name, or a path to an image folder or archive "
-        "(default: digits, bundled with scikit-learn)",
+        help="data set name, or a path to a folder of list files (train.txt, test.txt, "
+        "database.txt), an image folder or an archive (default: digits, bundled with scikit-learn)",
     )
     run.add_argument("--protocol", help="protocol name or .toml file (default: the data set's own)")
     run.add_argument(
@@ -92,7 +92,8 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
         "--image-size",
         type=int,
         help="resize every image to this square size (default: the source's own size; "
-        "64 for the list-file data sets coco, nuswide, imagenet100)",
+        "64 for the list-file data sets: coco, nuswide, imagenet100, mirflickr, voc2012 and "
+        "folders of list files)",
     )
     add_results(run, default=None)
     run.add_argument(

@@ -3,10 +3,11 @@
 ``HASHBENCH_DEVICE`` overrides the choice (``cpu``, ``cuda``, ``cuda:1``), so a user can keep a
 method off a busy GPU or check a GPU run's numbers on the CPU.
 
-The network runs under bf16 autocast wherever the hardware has fast bf16: every CUDA GPU
-PyTorch supports and CPUs with AVX512-BF16 or AMX (2.3x the fp32 images/s of a training step
-on a 2-core Xeon, see the project's fast-training notes); elsewhere, and whenever
-``HASHBENCH_PRECISION=fp32``, in float32. Losses and the evaluator always work in float32.
+The network runs under bf16 autocast wherever the hardware has fast bf16: CUDA GPUs from
+Ampere (compute capability 8.0) on, and CPUs with AVX512-BF16 or AMX (2.3x the fp32 images/s
+of a training step on a 2-core Xeon, see the project's fast-training notes); elsewhere, and
+whenever ``HASHBENCH_PRECISION=fp32``, in float32. Losses and the evaluator always work in
+float32.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def precision(device: torch.device) -> str:
         )
     if requested != "auto":
         return requested
-    return "bf16" if device.type == "cuda" or cpu_has_bf16() else "fp32"
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp32"
+    return "bf16" if cpu_has_bf16() else "fp32"
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from hashbench.deep import checkpoint
 from hashbench.deep.augment import augment
 from hashbench.deep.backbones import build_network, get_backbone
-from hashbench.deep.device import autocast, configure, generator, select_device
+from hashbench.deep.device import autocast, configure, generator, precision, select_device
 from hashbench.deep.hooks import TrainingContext, TrainingHooks
 from hashbench.deep.losses import classification_loss, multi_hot
 from hashbench.deep.recipes import learning_rate
@@ -127,7 +127,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.fingerprint = checkpoint.digest(
-            method.get_params(),
+            {**method.get_params(), "precision": precision(self.device)},
             train.indices,
             train.labels,
             None if validation is None else validation.indices,

@@ -14,8 +14,8 @@ folder:
 * ``journal.log``: one line per finished run (time, worker, run), appended atomically, so a
   grid's history shows that no cell ran twice.
 
-The takeover of a stale claim renames it aside first: of two workers taking over the same
-claim at once, only one rename succeeds.
+The takeover of a stale claim renames it aside and checks that what it moved is the stale
+claim it read; if another worker's fresh claim was moved instead, it is put back.
 """
 
 from __future__ import annotations
@@ -148,23 +148,39 @@ def try_claim(
             descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             current = read_json(path)
-            if current is None:  # torn or vanished between the calls: look once more
+            if current is None and not _abandoned(path):  # being written or replaced
                 time.sleep(0.05)
                 continue
-            ours = current.get("state") == "queued" and current.get("job") == own_slurm_job()
-            if not (ours or is_stale(current, timeout)):
+            ours = current is not None and (
+                current.get("state") == "queued" and current.get("job") == own_slurm_job()
+            )
+            if not (ours or current is None or is_stale(current, timeout)):
                 return None
             aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.taken")
             try:
                 os.replace(path, aside)
             except FileNotFoundError:
                 continue
+            if read_json(aside) != current:  # another worker took it over first: give it back
+                os.replace(aside, path)
+                return None
             aside.unlink(missing_ok=True)
             continue
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(claim.content()))
         return claim
     return None
+
+
+#: A claim file still empty or unreadable after this long was left by a crashed worker.
+ABANDONED_S = 10.0
+
+
+def _abandoned(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > ABANDONED_S
+    except FileNotFoundError:
+        return False
 
 
 def own_slurm_job() -> str | None:

@@ -98,13 +98,17 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
     outcomes: list[RunOutcome] = []
     for name, bits, seed in runner.cells():
         path = runner.record_path(name, bits, seed)
-        claim = claims.read_json(claims.claim_path(plan.out_dir, runner.protocol.name, path.stem))
+        claim_file = claims.claim_path(plan.out_dir, runner.protocol.name, path.stem)
+        claim = claims.read_json(claim_file)
+        live = claim_file.exists() and (
+            claim is None or not claims.is_stale(claim, plan.claim_timeout)
+        )
         if runner.is_recorded(path):
             outcomes.append(RunOutcome(path, "recorded"))
-        elif claim is not None and not claims.is_stale(claim, plan.claim_timeout):
+        elif live:  # a torn claim is one being written: live too
             outcomes.append(RunOutcome(path, "elsewhere"))
         else:
-            claims.claim_path(plan.out_dir, runner.protocol.name, path.stem).unlink(missing_ok=True)
+            claim_file.unlink(missing_ok=True)  # stale: its worker is gone
             pending.append((name, bits, seed))
     if not pending:
         return outcomes

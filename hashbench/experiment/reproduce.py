@@ -8,7 +8,7 @@ Every run goes through the ordinary runner, so the command resumes where it stop
 
 Without a GPU the deep methods cannot train at their real setting in reasonable time; they
 then run at a CPU-sized setting (a smaller network, few epochs, the 5,000-image ``cifar10``
-protocol) into ``<out>/cpu-sized/``, labelled as such and never mixed into the paper table.
+protocol) into ``<results>/cpu-sized/``, labelled as such and never mixed into the paper table.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from hashbench.errors import DataNotFound, HashbenchError
+from hashbench.errors import DataNotFound, HashbenchError, RunsFailed
 from hashbench.experiment import provenance
 from hashbench.experiment.records import iter_records
 from hashbench.experiment.runner import GridRunner, RunPlan
@@ -99,6 +99,7 @@ class Reproducer:
     command: str
     cpu_sized: bool = field(default_factory=lambda: not torch.cuda.is_available())
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def plan(self, methods: Sequence[str], dataset: str, protocol: str, **kw: Any) -> RunPlan:
         return RunPlan(
@@ -121,7 +122,7 @@ class Reproducer:
         except DataNotFound as error:
             self.notes.append(f"{plan.dataset}: skipped ({error})")
             return False
-        runner.run()
+        self.failures += [o.failure for o in runner.run() if o.status == "failed" and o.failure]
         return True
 
     def run(self) -> Path:
@@ -145,6 +146,10 @@ class Reproducer:
             self.write_outputs(self.cpu_dir, paper_table=False)
         readme = self.out_dir / "README.md"
         atomic_write_text(readme, self.readme(time.perf_counter() - started))
+        if self.failures:
+            raise RunsFailed(
+                f"{len(self.failures)} run(s) failed, without records:\n" + "\n".join(self.failures)
+            )
         return readme
 
     @property

@@ -70,6 +70,9 @@ class RunPlan:
     claim_timeout: float = DEFAULT_TIMEOUT_S
     #: Where this worker's output goes (a SLURM job's log), named in failure files.
     log: str | None = None
+    #: When the command began (epoch seconds): a record or failure written since then is this
+    #: command's own, so its other workers do not run that cell again (--force, failures).
+    started: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ def check_plan(plan: RunPlan) -> None:
             raise HashbenchError(f"seeds must be non-negative integers, got {seed}")
     if any(get_method(name).input_kind == "features" for name in plan.methods):
         get_feature(plan.feature)
+    if any(get_method(name).input_kind == "images" for name in plan.methods):
+        from hashbench.deep.device import precision, select_device
+
+        precision(select_device())  # a bad HASHBENCH_DEVICE or _PRECISION: one line, now
 
 
 def splits_checksum(splits: Splits) -> str:
@@ -202,9 +209,18 @@ class GridRunner:
         return record_path(self.records_dir, self.config(name, bits, seed))
 
     def is_recorded(self, path: Path) -> bool:
+        """Whether the cell has its record (with --force: one written by this command)."""
         codes_path = self.codes_path(path)
         done = path.exists() and (codes_path is None or codes_path.exists())
-        return done and not self.plan.force
+        return done and (not self.plan.force or path.stat().st_mtime >= self.plan.started)
+
+    def failed_in_this_command(self, path: Path) -> str | None:
+        failure = claims.failure_path(self.plan.out_dir, self.protocol.name, path.stem)
+        try:
+            fresh = failure.stat().st_mtime >= self.plan.started
+        except FileNotFoundError:
+            return None
+        return str((claims.read_json(failure) or {}).get("error", "failed")) if fresh else None
 
     def run_one(self, name: str, bits: int, seed: int) -> RunOutcome:
         """Run one cell unless it has its record or another worker holds its claim.
@@ -223,6 +239,9 @@ class GridRunner:
                 return RunOutcome(path, "elsewhere")
             if self.is_recorded(path):  # finished by another worker just before our claim
                 return RunOutcome(path, "recorded")
+            earlier = self.failed_in_this_command(path)
+            if earlier is not None:  # another worker of this command ran it and it failed
+                return RunOutcome(path, "failed", failure=earlier)
             failure = claims.failure_path(results, protocol, path.stem)
             failure.unlink(missing_ok=True)
             try:
