@@ -27,3 +27,6 @@ class TrainingDiverged(HashbenchError):
 
 class RunsFailed(HashbenchError):
     """Some runs of a grid failed (their lines are the message); the others have records."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(f"{len(failures)} run(s) failed, without records:\n" + "\n".join(failures))

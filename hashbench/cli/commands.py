@@ -102,7 +102,7 @@ def command_run(args: argparse.Namespace) -> None:
     )
     failed = [outcome.failure for outcome in outcomes if outcome.status == "failed"]
     if failed:
-        raise RunsFailed(f"{len(failed)} run(s) failed, without records:\n" + "\n".join(failed))
+        raise RunsFailed(failed)
 
 
 def command_status(args: argparse.Namespace) -> None:

@@ -144,32 +144,39 @@ def try_claim(
     path.parent.mkdir(parents=True, exist_ok=True)
     claim = Claim(path, worker, time.time(), threading.Event())
     for _ in range(2):
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            current = read_json(path)
-            if current is None and not _abandoned(path):  # being written or replaced
-                time.sleep(0.05)
-                continue
-            ours = current is not None and (
-                current.get("state") == "queued" and current.get("job") == own_slurm_job()
-            )
-            if not (ours or current is None or is_stale(current, timeout)):
-                return None
-            aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.taken")
-            try:
-                os.replace(path, aside)
-            except FileNotFoundError:
-                continue
-            if read_json(aside) != current:  # another worker took it over first: give it back
-                os.replace(aside, path)
-                return None
-            aside.unlink(missing_ok=True)
+        if _create(path, claim.content()):
+            return claim
+        # Another claim is there: wait for it to be written, respect it, or take it over.
+        current = read_json(path)
+        if current is None and not _abandoned(path):  # being written or replaced
+            time.sleep(0.05)
             continue
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(claim.content()))
-        return claim
+        ours = current is not None and (
+            current.get("state") == "queued" and current.get("job") == own_slurm_job()
+        )
+        if not (ours or current is None or is_stale(current, timeout)):
+            return None
+        aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.taken")
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            continue
+        if read_json(aside) != current:  # another worker took it over first: give it back
+            os.replace(aside, path)
+            return None
+        aside.unlink(missing_ok=True)
     return None
+
+
+def _create(path: Path, content: dict[str, Any]) -> bool:
+    """Write ``content`` to ``path`` unless the file exists (atomically: ``O_EXCL``)."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(content))
+    return True
 
 
 #: A claim file still empty or unreadable after this long was left by a crashed worker.
@@ -195,12 +202,7 @@ def mark_queued(path: Path, job: str) -> None:
     """A claim for a cell submitted as SLURM job ``job``, unless the job has started already."""
     content = {"state": "queued", "job": job, "worker": f"slurm:{job}", "heartbeat": time.time()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(content))
+    _create(path, content)
 
 
 def write_failure(path: Path, error: str, log: str | None) -> None:

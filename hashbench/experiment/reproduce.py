@@ -147,9 +147,7 @@ class Reproducer:
         readme = self.out_dir / "README.md"
         atomic_write_text(readme, self.readme(time.perf_counter() - started))
         if self.failures:
-            raise RunsFailed(
-                f"{len(self.failures)} run(s) failed, without records:\n" + "\n".join(self.failures)
-            )
+            raise RunsFailed(self.failures)
         return readme
 
     @property
