@@ -7,17 +7,16 @@ set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-results}
 data="--dataset cifar10 --protocol cifar10"
-keep="--save-codes $out/codes"
 half() { for m in "$@"; do printf -- '--set %s.width=0.5 ' "$m"; done; }
 
-hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --bits 16,32,48,64 --results "$out" $keep
-hashbench run --methods dpsh,dsh,adsh $data --bits 48 $(half dpsh dsh adsh) --results "$out" $keep
-hashbench run --methods dmrh $data --bits 48 $(half dmrh) --results "$out" $keep
-hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=1 --results "$out" $keep
+hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --bits 16,32,48,64 --results "$out"
+hashbench run --methods dpsh,dsh,adsh $data --bits 48 $(half dpsh dsh adsh) --results "$out"
+hashbench run --methods dmrh $data --bits 48 $(half dmrh) --results "$out"
+hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=1 --results "$out"
 for lr in 0.02 0.1; do
   hashbench run --methods dpsh $data --bits 48 $(half dpsh) --set dpsh.lr=$lr --results "$out/sweep"
 done
-hashbench run --methods dpsh,dsh,adsh $data --bits 16,32,64 $(half dpsh dsh adsh) --results "$out" $keep
-hashbench run --methods dmrh $data --bits 16,32,64 $(half dmrh) --results "$out" $keep
-hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=3 --results "$out" $keep
-hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=4 --results "$out" $keep
+hashbench run --methods dpsh,dsh,adsh $data --bits 16,32,64 $(half dpsh dsh adsh) --results "$out"
+hashbench run --methods dmrh $data --bits 16,32,64 $(half dmrh) --results "$out"
+hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=3 --results "$out"
+hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=4 --results "$out"

@@ -59,13 +59,13 @@ def test_main_job_on_digits_writes_records_and_tables_then_resumes(
 def test_saved_codes_re_evaluate_to_the_recorded_number(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    out, codes = tmp_path / "results", tmp_path / "codes"
-    status, _, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "32", "--results", str(out),
-                           "--save-codes", str(codes))  # fmt: skip
+    out = tmp_path / "results"
+    status, _, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "32", "--results", str(out))
     assert status == 0
     [record_file] = (out / "records").rglob("*.json")
-    [codes_file] = codes.rglob("*.npz")
+    [codes_file] = (out / "codes").rglob("*.npz")
     assert codes_file.stem == record_file.stem
+    assert codes_file.parent.name == record_file.parent.name  # the protocol
     status, stdout, _ = run_cli(capsys, "evaluate", str(codes_file), "--topk", "all", "--json")
     assert status == 0
     recorded = json.loads(record_file.read_text())["metrics"]["map@all"]

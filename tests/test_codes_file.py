@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hashbench.errors import HashbenchError
-from hashbench.evaluation.codes_file import CodesBundle, load_codes, save_codes
+from hashbench.evaluation.codes_file import KEYS, CodesBundle, load_codes, save_codes
 
 
 def bundle(**change: np.ndarray) -> CodesBundle:
@@ -27,7 +27,7 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
     return path
 
 
-def test_round_trip_stores_codes_as_uint8_bits(tmp_path: Path) -> None:
+def test_round_trip_stores_codes_bit_packed(tmp_path: Path) -> None:
     path = tmp_path / "codes.npz"
     save_codes(path, bundle())
     loaded = load_codes(path)
@@ -35,9 +35,9 @@ def test_round_trip_stores_codes_as_uint8_bits(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.database_codes, bundle().database_codes)
     np.testing.assert_array_equal(loaded.query_labels, [3, 1])
     np.testing.assert_array_equal(loaded.database_labels, [1, 3, 3])
-    with np.load(path) as raw:
-        assert raw["query_codes"].dtype == np.uint8
-        assert raw["database_codes"].dtype == np.uint8
+    with np.load(path) as raw:  # eight bits a byte
+        np.testing.assert_array_equal(raw["query_codes_packed"], [[0b10110000], [0b00100000]])
+        assert raw["database_codes_packed"].shape == (3, 1)
     # Compressed: a zip whose members are deflated.
     with zipfile.ZipFile(path) as archive:
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
@@ -126,7 +126,36 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_contents(tmp_path: Path, change: dict, message: str) -> None:
-    arrays = {key: getattr(bundle(**change), key) for key in CodesBundle.__dataclass_fields__}
+    arrays = {key: getattr(bundle(**change), key) for key in KEYS}
     path = write_npz(tmp_path / "invalid.npz", **arrays)
     with pytest.raises(HashbenchError, match=r"invalid\.npz: " + message):
         load_codes(path)
+
+
+def test_indices_round_trip_and_must_match_the_codes(tmp_path: Path) -> None:
+    path = tmp_path / "codes.npz"
+    save_codes(path, bundle(query_indices=np.array([7, 2]), database_indices=np.array([0, 1, 5])))
+    loaded = load_codes(path)
+    np.testing.assert_array_equal(loaded.query_indices, [7, 2])
+    np.testing.assert_array_equal(loaded.database_indices, [0, 1, 5])
+    assert load_codes(_plain(tmp_path)).query_indices is None
+    with pytest.raises(HashbenchError, match="database_indices must be 3 integer positions"):
+        save_codes(path, bundle(database_indices=np.array([0, 1])))
+
+
+def test_plain_files_made_elsewhere_load(tmp_path: Path) -> None:
+    loaded = load_codes(_plain(tmp_path))
+    np.testing.assert_array_equal(loaded.query_codes, [[1, 0, 1, 1], [0, 0, 1, 0]])
+
+
+def test_packed_codes_without_their_length(tmp_path: Path) -> None:
+    path = write_npz(tmp_path / "packed.npz", query_codes_packed=np.zeros((2, 1), np.uint8),
+                     database_codes_packed=np.zeros((3, 1), np.uint8),
+                     query_labels=np.array([3, 1]), database_labels=np.array([1, 3, 3]))  # fmt: skip
+    with pytest.raises(HashbenchError, match="query_codes_packed without bits"):
+        load_codes(path)
+
+
+def _plain(tmp_path: Path) -> Path:
+    arrays = bundle()
+    return write_npz(tmp_path / "plain.npz", **{key: getattr(arrays, key) for key in KEYS})

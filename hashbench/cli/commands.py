@@ -21,7 +21,6 @@ RUN_DEFAULTS: dict[str, Any] = {
     "image_size": None,
     "data_root": None,
     "results": DEFAULT_RESULTS,
-    "save_codes": None,
     "force": False,
 }
 
@@ -71,7 +70,6 @@ def command_run(args: argparse.Namespace) -> None:
         data_root=tuple(options["data_root"]) if options["data_root"] else None,
         image_size=options["image_size"],
         force=options["force"],
-        save_codes=options["save_codes"],
         command=command_line(args.arguments),
         claim_timeout=args.claim_timeout,
     )

@@ -99,12 +99,6 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--force", action="store_true", default=None, help="redo runs that already have a record"
     )
-    run.add_argument(
-        "--save-codes",
-        type=Path,
-        metavar="DIR",
-        help="also write each run's codes and labels as DIR/<protocol>/<run>.npz",
-    )
     add_claim_timeout(run)
     workers = run.add_argument_group("where the runs execute")
     workers.add_argument(

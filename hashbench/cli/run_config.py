@@ -1,7 +1,7 @@
 """``hashbench run --config FILE``: the run's options from a TOML file, or from a run's record.
 
 A TOML file takes the flags' names (``methods``, ``dataset``, ``protocol``, ``bits``, ``seeds``,
-``feature``, ``image_size``, ``data_root``, ``results``, ``save_codes``, ``force``) and
+``feature``, ``image_size``, ``data_root``, ``results``, ``force``) and
 per-method settings as tables, ``[set.dpsh]`` holding ``lr = 0.05`` like ``--set dpsh.lr=0.05``.
 A record (``.json``) is read as the config it saved, so a recorded run can be run again.
 Flags given on the command line override the file.
@@ -32,11 +32,10 @@ KEYS: dict[str, tuple[str, Any]] = {
     "image_size": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "data_root": ("a list of folders", lambda v: _list_of(v, str)),
     "results": ("a folder", lambda v: isinstance(v, str)),
-    "save_codes": ("a folder", lambda v: isinstance(v, str)),
     "force": ("true or false", lambda v: isinstance(v, bool)),
     "set": ("tables of settings, [set.METHOD]", lambda v: _settings(v)),
 }
-PATHS = ("results", "save_codes")
+PATHS = ("results",)
 
 
 def _list_of(value: Any, kind: type) -> bool:

@@ -1,8 +1,11 @@
-"""Codes from anywhere as one .npz: query and database codes with their labels.
+"""Codes as one .npz: query and database codes with their labels.
 
-``hashbench evaluate CODES.npz`` reads it; ``hashbench run --save-codes`` writes it. Arrays:
-``query_codes`` and ``database_codes`` (n x bits, {0,1} or {-1,+1}; stored as uint8 {0,1}),
-``query_labels`` and ``database_labels`` (class ids (n,) or multi-hot (n, C)).
+``hashbench evaluate CODES.npz`` reads it. A file made anywhere holds ``query_codes`` and
+``database_codes`` (n x bits, {0,1} or {-1,+1}) and ``query_labels``, ``database_labels``
+(class ids (n,) or multi-hot (n, C)). Every ``hashbench run`` keeps its codes this way beside
+its record (``results/codes/<protocol>/<run>.npz``), bit-packed (``*_codes_packed`` rows of
+``np.packbits`` plus ``bits``, 8x smaller than a byte per bit) and with the data set indices of
+the queries and the database items, so a report can show the images a code retrieves.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from hashbench.evaluation.relevance import as_labels, check_same_kind
 from hashbench.fileio import atomic_write
 
 KEYS = ("query_codes", "database_codes", "query_labels", "database_labels")
+CODES = ("query_codes", "database_codes")
+INDICES = ("query_indices", "database_indices")
+PACKED = "_packed"
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,9 @@ class CodesBundle:
     database_codes: np.ndarray
     query_labels: np.ndarray
     database_labels: np.ndarray
+    #: Positions in the data set of the queries and database items, where known.
+    query_indices: np.ndarray | None = None
+    database_indices: np.ndarray | None = None
 
 
 def load_codes(path: Path) -> CodesBundle:
@@ -40,12 +49,15 @@ def load_codes(path: Path) -> CodesBundle:
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise HashbenchError(f"{path}: a single .npy array, not an .npz archive")
         with loaded as archive:
-            missing = [key for key in KEYS if key not in archive.files]
+            files = set(archive.files)
+            missing = [key for key in KEYS if key not in files and key + PACKED not in files]
             if missing:
                 raise HashbenchError(
                     f"{path}: missing {', '.join(missing)}; expected arrays {', '.join(KEYS)}"
                 )
-            arrays = {key: _read(archive, key, path) for key in KEYS}
+            arrays = {key: _read(archive, key, path) for key in KEYS if key in files}
+            arrays |= {key: _unpacked(archive, key, path) for key in CODES if key not in arrays}
+            arrays |= {key: _read(archive, key, path) for key in INDICES if key in files}
     except HashbenchError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
@@ -57,10 +69,22 @@ def load_codes(path: Path) -> CodesBundle:
 
 
 def save_codes(path: Path, bundle: CodesBundle) -> None:
-    """Validate, then write compressed and atomically, codes as uint8 {0,1}."""
+    """Validate, then write compressed and atomically, codes bit-packed."""
     bundle = _validated(bundle)
-    arrays = {key: getattr(bundle, key) for key in KEYS}
+    arrays = {key + PACKED: np.packbits(getattr(bundle, key), axis=1) for key in CODES}
+    arrays["bits"] = np.array(bundle.query_codes.shape[1])
+    arrays["query_labels"], arrays["database_labels"] = bundle.query_labels, bundle.database_labels
+    for key in INDICES:
+        if getattr(bundle, key) is not None:
+            arrays[key] = getattr(bundle, key)
     atomic_write(Path(path), lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def _unpacked(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    if "bits" not in archive.files:
+        raise HashbenchError(f"{path}: {key}{PACKED} without bits (the code length)")
+    bits = int(_read(archive, "bits", path))
+    return np.unpackbits(_read(archive, key + PACKED, path), axis=1, count=bits)
 
 
 def _read(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -85,4 +109,14 @@ def _validated(bundle: CodesBundle) -> CodesBundle:
     query_labels = as_labels(bundle.query_labels, len(query_codes), "query_labels")
     database_labels = as_labels(bundle.database_labels, len(database_codes), "database_labels")
     check_same_kind(query_labels, database_labels)
-    return CodesBundle(query_codes, database_codes, query_labels, database_labels)
+    indices = {}
+    for key, codes in zip(INDICES, (query_codes, database_codes), strict=True):
+        value = getattr(bundle, key)
+        if value is not None:
+            value = np.asarray(value)
+            if value.shape != (len(codes),) or value.dtype.kind not in "iu":
+                raise HashbenchError(
+                    f"{key} must be {len(codes)} integer positions, got {value.dtype} {value.shape}"
+                )
+        indices[key] = value
+    return CodesBundle(query_codes, database_codes, query_labels, database_labels, **indices)

@@ -32,6 +32,11 @@ def record_path(records_dir: Path, config: dict[str, Any]) -> Path:
     return records_dir / config["protocol"] / f"{name}.json"
 
 
+def codes_path(results: Path, protocol: str, run: str) -> Path:
+    """The run's codes (:mod:`hashbench.evaluation.codes_file`), kept beside its record."""
+    return results / "codes" / protocol / f"{run}.npz"
+
+
 def write_record(path: Path, record: dict[str, Any]) -> None:
     record = {"schema": SCHEMA_VERSION, **record}
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
@@ -51,5 +56,11 @@ def read_record(path: Path) -> dict[str, Any]:
 
 def iter_records(records_dir: Path) -> Iterator[dict[str, Any]]:
     """Every record under ``records_dir`` (searched recursively), in path order."""
+    for _, record in iter_record_files(records_dir):
+        yield record
+
+
+def iter_record_files(records_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every record with its file, whose stem names the run (and its codes)."""
     for path in sorted(Path(records_dir).rglob("*.json")):
-        yield read_record(path)
+        yield path, read_record(path)

@@ -30,7 +30,7 @@ from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.experiment import claims, provenance
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
-from hashbench.experiment.records import config_hash, record_path, write_record
+from hashbench.experiment.records import codes_path, config_hash, record_path, write_record
 from hashbench.features.extract import compute_features, get_feature
 from hashbench.fileio import atomic_write_text
 from hashbench.method import Subset
@@ -63,7 +63,6 @@ class RunPlan:
     data_root: tuple[Path, ...] | None = None
     image_size: int | None = None
     force: bool = False
-    save_codes: Path | None = None
     #: The command line that asked for this plan, for the records' provenance.
     command: str = ""
     #: Seconds without a heartbeat after which another worker's claim is taken over.
@@ -168,10 +167,9 @@ class GridRunner:
             "feature": self.plan.feature if method.input_kind == "features" else None,
         }
 
-    def codes_path(self, record: Path) -> Path | None:
-        if self.plan.save_codes is None:
-            return None
-        return self.plan.save_codes / self.protocol.name / f"{record.stem}.npz"
+    def codes_path(self, record: Path) -> Path:
+        """Every run's codes, beside its record (read by ``hashbench evaluate`` and ``report``)."""
+        return codes_path(self.plan.out_dir, self.protocol.name, record.stem)
 
     def cells(self) -> list[tuple[str, int, int]]:
         """Every (method, bits, seed) of the plan, in the order they run."""
@@ -290,16 +288,17 @@ class GridRunner:
         if method.input_kind == "features":
             timings["features_s"] = self._features_seconds
 
-        if codes_path is not None:
-            save_codes(
-                codes_path,
-                CodesBundle(
-                    query_codes=query_codes,
-                    database_codes=database_codes,
-                    query_labels=labels[splits.query],
-                    database_labels=labels[splits.database],
-                ),
-            )
+        save_codes(
+            codes_path,
+            CodesBundle(
+                query_codes=query_codes,
+                database_codes=database_codes,
+                query_labels=labels[splits.query],
+                database_labels=labels[splits.database],
+                query_indices=splits.query,
+                database_indices=splits.database,
+            ),
+        )
         defaults = type(method)(bits=bits, seed=seed).get_params()
         if not self.splits_path(seed).exists():
             save_splits(self.splits_path(seed), splits)
