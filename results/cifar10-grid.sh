@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The committed CIFAR-10 grid on protocol `cifar10` (1,000 queries, 5,000 training, 54,000
 # database, mAP@all), seed 0, in priority order: every step resumes from its records, so the
-# script can be cut anywhere and run again. Deep methods run at width 0.5 on a CPU without
-# native bf16 (this project's 2-core AMD EPYC: 98 img/s at width 1, 296 at width 0.5, fp32).
+# script can be cut anywhere and run again. Deep methods run at width 0.5 and in fp32: the
+# seed-0 grid ran on a 2-core AMD EPYC without native bf16 (98 img/s at width 1, 296 at width
+# 0.5); later steps, run on CPUs with bf16, force fp32 so the whole grid is one precision.
 set -u
+export HASHBENCH_PRECISION=fp32
 cd "$(dirname "$0")/.."
 out=${OUT:-results}
 data="--dataset cifar10 --protocol cifar10"
@@ -18,5 +20,6 @@ for lr in 0.02 0.1; do
 done
 hashbench run --methods dpsh,dsh,adsh $data --bits 16,32,64 $(half dpsh dsh adsh) --results "$out"
 hashbench run --methods dmrh $data --bits 16,32,64 $(half dmrh) --results "$out"
+hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 $(half dpsh dmrh) --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=3 --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=4 --results "$out"
