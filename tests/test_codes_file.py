@@ -149,9 +149,13 @@ def test_plain_files_made_elsewhere_load(tmp_path: Path) -> None:
 
 
 def test_packed_codes_without_their_length(tmp_path: Path) -> None:
-    path = write_npz(tmp_path / "packed.npz", query_codes_packed=np.zeros((2, 1), np.uint8),
-                     database_codes_packed=np.zeros((3, 1), np.uint8),
-                     query_labels=np.array([3, 1]), database_labels=np.array([1, 3, 3]))  # fmt: skip
+    path = write_npz(
+        tmp_path / "packed.npz",
+        query_codes_packed=np.zeros((2, 1), np.uint8),
+        database_codes_packed=np.zeros((3, 1), np.uint8),
+        query_labels=np.array([3, 1]),
+        database_labels=np.array([1, 3, 3]),
+    )
     with pytest.raises(HashbenchError, match="query_codes_packed without bits"):
         load_codes(path)
 

@@ -217,3 +217,22 @@ def command_evaluate(args: argparse.Namespace) -> None:
     else:
         for key, value in result.metrics.items():
             print(f"{key:<16} {value:.6f}")
+
+
+def command_report(args: argparse.Namespace) -> None:
+    from hashbench.fileio import atomic_write_text
+    from hashbench.reporting.report import ReportOptions, build_report
+
+    if args.queries < 1:
+        raise HashbenchError(f"--queries must be at least 1, got {args.queries}")
+    options = ReportOptions(
+        compare_paper=args.compare_paper,
+        bits=args.bits,
+        queries=args.queries,
+        gallery_seed=args.gallery_seed,
+        data_root=tuple(args.data_root) if args.data_root else None,
+    )
+    page = build_report(args.results, options)
+    output = args.output or args.results / "report.html"
+    atomic_write_text(output, page)
+    print(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB); open it in a browser")

@@ -87,3 +87,11 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
         help="folder to look for data sets in (repeatable; default: $HASHBENCH_DATA, "
         "else ./data and ../shared/data)",
     )
+
+
+def add_compare_paper(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compare-paper",
+        action="store_true",
+        help="set the DMRH paper's published mAP@5000 beside ours, with the difference",
+    )

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from hashbench.cli import commands
 from hashbench.cli.options import (
+    add_compare_paper,
     add_data_root,
     add_results,
     add_seeds,
@@ -38,6 +39,7 @@ def build_parser() -> Parser:
     add_reproduce(commands_)
     add_figure(commands_)
     add_evaluate(commands_)
+    add_report(commands_)
     return parser
 
 
@@ -168,9 +170,11 @@ def add_list(commands_: argparse._SubParsersAction) -> None:
 
 
 def add_table(commands_: argparse._SubParsersAction) -> None:
-    table = commands_.add_parser("table", help="turn records into a CSV, Markdown or LaTeX table")
+    table = commands_.add_parser(
+        "table", help="turn records into a CSV, Markdown, LaTeX or HTML table"
+    )
     add_results(table)
-    table.add_argument("--format", default="markdown", choices=["csv", "markdown", "latex"])
+    table.add_argument("--format", default="markdown", choices=["csv", "markdown", "latex", "html"])
     table.add_argument(
         "--metric",
         default="map",
@@ -185,11 +189,7 @@ def add_table(commands_: argparse._SubParsersAction) -> None:
         action="store_true",
         help="only runs with each method's default hyper-parameters",
     )
-    table.add_argument(
-        "--compare-paper",
-        action="store_true",
-        help="set the DMRH paper's published mAP@5000 beside ours, with the difference",
-    )
+    add_compare_paper(table)
     table.add_argument("--output", type=Path, help="write to this file instead of stdout")
     table.set_defaults(handler=commands.command_table)
 
@@ -244,3 +244,28 @@ def add_evaluate(commands_: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(handler=commands.command_evaluate)
+
+
+def add_report(commands_: argparse._SubParsersAction) -> None:
+    report = commands_.add_parser(
+        "report",
+        help="write one self-contained HTML page: tables, figures, code diagnostics, gallery",
+        description="Reads the records, the codes kept beside them and (for the gallery's "
+        "images) the data sets; the page opens offline, everything inlined.",
+    )
+    add_results(report)
+    report.add_argument(
+        "--output", type=Path, help="the HTML file to write (default: <results>/report.html)"
+    )
+    add_compare_paper(report)
+    report.add_argument(
+        "--bits", type=int, help="code length of the figures and gallery (default: the most run)"
+    )
+    report.add_argument(
+        "--queries", type=int, default=5, help="queries in the retrieval gallery (default: 5)"
+    )
+    report.add_argument(
+        "--gallery-seed", type=int, default=0, help="seed of the gallery's query sample"
+    )
+    add_data_root(report)
+    report.set_defaults(handler=commands.command_report)

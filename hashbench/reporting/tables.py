@@ -1,4 +1,4 @@
-"""Comparison tables from run records: tidy CSV, and Markdown or LaTeX (booktabs) grids.
+"""Comparison tables from run records: tidy CSV, and Markdown, LaTeX (booktabs) or HTML grids.
 
 Methods are rows in the DMRH paper's order (others follow alphabetically); protocol x bits are
 columns, the paper's data sets first; each cell is the mean over seeds with the standard
@@ -10,6 +10,7 @@ long (one row per method, variant, protocol and bits) so it loads straight into 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -26,7 +27,7 @@ PAPER_ORDER = (
 )  # fmt: skip
 #: Our protocol for each of the paper's data sets, in the paper's column order.
 PAPER_PROTOCOLS = {"cifar10-dmrh": "cifar10", "nuswide": "nuswide", "coco": "coco"}
-FORMATS = ("csv", "markdown", "latex")
+FORMATS = ("csv", "markdown", "latex", "html")
 DECIMALS = 4
 
 
@@ -153,6 +154,8 @@ def render(summary: pd.DataFrame, fmt: str) -> str:
         return _markdown(_Grid(summary))
     if fmt == "latex":
         return _latex(_Grid(summary))
+    if fmt == "html":
+        return _html(_Grid(summary))
     raise HashbenchError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -259,4 +262,28 @@ def _latex(grid: _Grid) -> str:
             paper = [grid.paper(row, column) for column in grid.columns]
             lines.append(" & ".join(["\\quad\\textit{paper}", *paper]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _html(grid: _Grid) -> str:
+    """A ``<table class="results">`` fragment: protocols spanning their bit columns, the best
+    per column in ``<strong>``, the paper's figure (and our difference) under ours."""
+    spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
+    head = "".join(f'<th colspan="{width}">{html.escape(p)}</th>' for p, width in spans)
+    bits = "".join(f"<th>{b} bits</th>" for _, b in grid.columns)
+    lines = [
+        '<table class="results">',
+        f'<thead><tr><th rowspan="2">Method</th>{head}</tr><tr>{bits}</tr></thead>',
+        "<tbody>",
+    ]
+    for row in grid.rows:
+        cells = [f'<th scope="row">{html.escape(grid.label(row))}</th>']
+        for column in grid.columns:
+            text = html.escape(grid.cell(row, column, " ± "))
+            text = f"<strong>{text}</strong>" if (row, column) in grid.best else text
+            if paper := grid.paper(row, column):
+                text += f'<br><span class="paper">paper {html.escape(paper)}</span>'
+            cells.append(f"<td>{text}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines += ["</tbody>", "</table>"]
     return "\n".join(lines) + "\n"

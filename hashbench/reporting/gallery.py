@@ -1,0 +1,71 @@
+"""What a method's codes retrieve: the top database items for a seeded sample of queries.
+
+Every method of a protocol and seed shares its queries (the split is seeded), so the sample is
+drawn once, by data set position, and each method's ranking is shown for the same images. The
+ranking is by Hamming distance with ties in database order (a stable sort), the same order
+for every method and every run; relevance is the protocol's (a shared label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hashbench.evaluation.codes_file import CodesBundle
+from hashbench.evaluation.hamming import HammingDistances
+from hashbench.evaluation.relevance import Relevance
+
+CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One query's top ``k``: database rows and data set positions, distances, relevance."""
+
+    query_position: int  # in the data set, or the query's row where positions are unknown
+    rows: np.ndarray  # int64 (k,): rows of the database codes
+    positions: np.ndarray | None  # int64 (k,): data set positions of those rows
+    distances: np.ndarray  # int64 (k,)
+    relevant: np.ndarray  # bool (k,)
+
+
+def sample_queries(query_positions: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` query positions drawn without replacement, in data set order."""
+    generator = np.random.default_rng(seed)
+    chosen = generator.choice(len(query_positions), size=min(count, len(query_positions)),
+                              replace=False)  # fmt: skip
+    return np.sort(np.asarray(query_positions)[chosen])
+
+
+def rank(bundle: CodesBundle, query_rows: np.ndarray, k: int) -> list[Ranking]:
+    """The top ``k`` database items of each query row, nearest first, ties by database row."""
+    query_rows = np.asarray(query_rows, dtype=np.int64)
+    distances = HammingDistances(bundle.query_codes[query_rows], bundle.database_codes, CPU)
+    hamming = (distances(0, len(query_rows)).to(torch.int64) - distances.bias).numpy()
+    top = np.argsort(hamming, axis=1, kind="stable")[:, :k]
+    relevance = Relevance(bundle.query_labels[query_rows], bundle.database_labels, CPU)
+    relevant = relevance.at(0, len(query_rows), top).numpy()
+    rankings = []
+    for i, row in enumerate(query_rows):
+        known = bundle.query_indices is not None and bundle.database_indices is not None
+        rankings.append(
+            Ranking(
+                query_position=int(bundle.query_indices[row]) if known else int(row),
+                rows=top[i],
+                positions=bundle.database_indices[top[i]] if known else None,
+                distances=np.take_along_axis(hamming[i], top[i], 0),
+                relevant=relevant[i],
+            )
+        )
+    return rankings
+
+
+def query_rows_of(bundle: CodesBundle, positions: np.ndarray) -> np.ndarray | None:
+    """The rows of ``bundle``'s queries at those data set positions; None if any is absent."""
+    if bundle.query_indices is None:
+        return None
+    where = {int(p): row for row, p in enumerate(bundle.query_indices)}
+    rows = [where.get(int(p)) for p in positions]
+    return None if any(r is None for r in rows) else np.array(rows, dtype=np.int64)
