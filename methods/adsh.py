@@ -9,7 +9,7 @@ import torch
 
 from hashbench.checks import require_whole
 from hashbench.deep.hooks import TrainingContext
-from hashbench.deep.losses import similarity
+from hashbench.deep.losses import signed_similarity, similarity
 from hashbench.deep.method import DeepHashingMethod
 from hashbench.method import Subset
 from hashbench.registry import register_method
@@ -100,8 +100,7 @@ class ADSH(DeepHashingMethod):
     def targets(self, context: TrainingContext, rows: torch.Tensor, columns: slice) -> torch.Tensor:
         """K s_ij for items ``rows`` against training items ``columns``."""
         s = similarity(context.labels[rows], context.labels[columns])
-        low = -self.ratio_ if self.soft_similarity else -1.0
-        return self.bits * (s * (1 - low) + low)
+        return self.bits * signed_similarity(s, -self.ratio_ if self.soft_similarity else -1.0)
 
     def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
         count = min(self.samples, context.n)

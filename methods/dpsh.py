@@ -8,7 +8,7 @@ import torch
 
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood, similarity
-from hashbench.deep.method import DeepHashingMethod
+from hashbench.deep.method import BankedHashingMethod
 from hashbench.registry import register_method
 
 
@@ -27,7 +27,7 @@ def dpsh_loss(
 
 
 @register_method("dpsh")
-class DPSH(DeepHashingMethod):
+class DPSH(BankedHashingMethod):
     """Pairwise likelihood of the labels' similarities, plus a quantisation penalty.
 
     ``bank`` (default, as jiangqy/DPSH-pytorch and DeepHash-pytorch do): pair each batch with
@@ -58,23 +58,12 @@ class DPSH(DeepHashingMethod):
         self.eta = eta
         self.bank = bank
 
-    def start_hashing(self, context: TrainingContext) -> None:
-        self.bank_ = torch.zeros(context.n, self.bits, device=context.device) if self.bank else None
-
     def batch_loss(
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         labels = context.labels
-        if self.bank_ is None:
-            partners, s = codes, similarity(labels[indices], labels[indices])
+        if self.bank:
+            partners, s = self.remember(indices, codes), similarity(labels[indices], labels)
         else:
-            self.bank_[indices] = codes.detach()
-            partners, s = self.bank_, similarity(labels[indices], labels)
+            partners, s = codes, similarity(labels[indices], labels[indices])
         return dpsh_loss(codes, partners, s, self.eta, context.n)
-
-    def training_state(self) -> dict[str, torch.Tensor]:
-        return {} if self.bank_ is None else {"bank": self.bank_}
-
-    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
-        if self.bank_ is not None:
-            self.bank_.copy_(state["bank"])

@@ -13,7 +13,7 @@ from hashbench.deep.recipes import RECIPE_FIELDS, SCRATCH, learning_rate, resolv
 from hashbench.methods.dpsh import DPSH
 
 #: Each loss's own scale: ADSH's squared inner products grow with K^2, DPSH's likelihood not.
-DEEP = ("dpsh", "dmrh", "dsh", "adsh")
+DEEP = ("dpsh", "dmrh", "dsh", "adsh", "dsdh", "dch", "ddsh", "hashnet", "csq")
 
 
 def test_device_is_cuda_when_present_else_cpu_and_the_variable_overrides(monkeypatch) -> None:

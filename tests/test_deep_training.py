@@ -29,6 +29,11 @@ METHOD_SETTINGS: dict[str, dict[str, Any]] = {
     "dsh": {},
     "adsh": {"samples": 32, "inner_epochs": 1},
     "dmrh": {"regions": 2},
+    "dsdh": {},
+    "dch": {},
+    "ddsh": {"columns": 16},
+    "hashnet": {"stage_epochs": 1},
+    "csq": {},
 }
 
 
@@ -141,7 +146,16 @@ class Interrupted(Exception):
 
 @pytest.mark.parametrize(
     ("name", "phase", "epoch"),
-    [("adsh", HASHING, 1), ("dpsh", WARM_START, 1), ("dmrh", HASHING, 2)],
+    [
+        ("adsh", HASHING, 1),
+        ("dpsh", WARM_START, 1),
+        ("dmrh", HASHING, 2),
+        ("dsdh", HASHING, 1),
+        ("dch", HASHING, 1),
+        ("ddsh", HASHING, 2),
+        ("hashnet", HASHING, 2),
+        ("csq", HASHING, 1),
+    ],
 )
 def test_an_interrupted_fit_resumes_from_its_checkpoint_and_ends_the_same(
     name: str,

@@ -16,6 +16,11 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "dsh": _TINY_DEEP,
     "dmrh": _TINY_DEEP,
     "adsh": {**_TINY_DEEP, "samples": 64},
+    "dsdh": _TINY_DEEP,
+    "dch": _TINY_DEEP,
+    "ddsh": {**_TINY_DEEP, "columns": 16},
+    "hashnet": _TINY_DEEP,
+    "csq": _TINY_DEEP,
     "fssh": {"sigma": 8.0},  # the toy features' scale (squared distances ~ 600), not GIST's
 }
 

@@ -103,9 +103,10 @@ def test_the_html_table_marks_the_best_and_shows_mean_and_std_over_seeds() -> No
     records = [
         {"method": m, "variant": {}, "bits": 16, "seed": s, "dataset": {"name": "d"},
          "protocol": {"name": "p<1>", "topk": None}, "metrics": {"map@all": v}}
-        for m, s, v in [("lsh", 0, 0.2), ("itq", 0, 0.5), ("itq", 1, 0.7)]
+        for m, s, v in [("lsh", 0, 0.2), ("itq", 0, 0.5), ("itq", 1, 0.7), ("hashnet", 0, 0.1)]
     ]  # fmt: skip
     text = render(summarise(records), "html")
+    assert '<th scope="row">HashNet</th>' in text and '<th scope="row">ITQ</th>' in text
     assert "<th>16 bits</th>" in text and "p&lt;1&gt;" in text
     assert "<td><strong>0.6000 ± 0.1414</strong></td>" in text
     assert "<td>0.2000</td>" in text

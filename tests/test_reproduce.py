@@ -76,3 +76,12 @@ def test_cpu_sized_reproduction_writes_tables_figures_and_readme(
                        cpu_sized=True)  # fmt: skip
     again.run()  # resumes: every run is already recorded, none is redone
     assert {p: p.stat().st_mtime_ns for p in out.rglob("records/**/*.json")} == stamps
+
+
+def test_the_dmrh_reproduction_runs_every_method_of_the_papers_table() -> None:
+    from hashbench.registry import REGISTRY
+    from hashbench.reporting.tables import paper_table
+
+    in_paper = set(paper_table()["method"])
+    assert set(DMRH.classic) | set(DMRH.deep) == in_paper
+    assert in_paper <= set(REGISTRY.names())

@@ -33,6 +33,8 @@ class TrainingContext:
     batches: Callable[[torch.Tensor | None], list[torch.Tensor]]
     #: (n, K) relaxed codes of every training item under the current network.
     encode_training_set: Callable[[], torch.Tensor]
+    #: Epochs of the current phase completed so far (0 in the first).
+    epoch: Callable[[], int]
 
 
 class TrainingHooks(Protocol):

@@ -20,13 +20,37 @@ def similarity(labels_a: torch.Tensor, labels_b: torch.Tensor) -> torch.Tensor:
     return (labels_a @ labels_b.T > 0).float()
 
 
-def pairwise_likelihood(u: torch.Tensor, v: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """DPSH's negative log-likelihood of the pairs, averaged: mean of log(1 + e^T) - s T.
+def signed_similarity(s: torch.Tensor, dissimilar: float) -> torch.Tensor:
+    """s in {0, 1} as {dissimilar, 1}: ADSH's and DDSH's code use -r, r = similar / dissimilar
+    pairs, where the papers write -1."""
+    return s * (1 - dissimilar) + dissimilar
 
-    T_ij = 0.5 u_i^T v_j; softplus keeps it finite for any T (the "log trick" of DPSH's code).
+
+def pairwise_likelihood(
+    u: torch.Tensor,
+    v: torch.Tensor,
+    s: torch.Tensor,
+    alpha: float = 0.5,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The pairs' negative log-likelihood, averaged: mean of w_ij (log(1 + e^T) - s T).
+
+    T_ij = alpha u_i^T v_j (DPSH: alpha = 0.5, w = 1; HashNet: its alpha and
+    :func:`balance_weights`); softplus keeps it finite for any T (the "log trick" of DPSH's code).
     """
-    theta = 0.5 * u @ v.T
-    return (F.softplus(theta) - s * theta).mean()
+    theta = alpha * u @ v.T
+    loss = F.softplus(theta) - s * theta
+    return (loss if weights is None else weights * loss).mean()
+
+
+def balance_weights(s: torch.Tensor) -> torch.Tensor:
+    """HashNet's and DCH's pair weights: |S| / |S1| on similar pairs and |S| / |S0| on the
+    others, so that each kind weighs as much in the mean (1 everywhere if a kind is absent)."""
+    total, similar = s.numel(), s.sum()
+    dissimilar = total - similar
+    if similar == 0 or dissimilar == 0:
+        return torch.ones_like(s)
+    return torch.where(s > 0, total / similar, total / dissimilar)
 
 
 def classification_loss(

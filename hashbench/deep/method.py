@@ -101,3 +101,23 @@ class DeepHashingMethod(HashingMethod):
     def _encode(self, images: np.ndarray) -> np.ndarray:
         codes = relaxed_codes(self.network_, stage_images(images, CPU), self.device_)
         return codes.cpu().numpy()
+
+
+class BankedHashingMethod(DeepHashingMethod):
+    """A method whose batches are paired with a bank of every training item's latest relaxed
+    codes (DPSH, DSDH), as jiangqy/DPSH-pytorch and DeepHash-pytorch keep one: the bank is
+    refreshed row by row as batches pass and checkpointed with the network."""
+
+    def start_hashing(self, context: TrainingContext) -> None:
+        self.bank_ = torch.zeros(context.n, self.bits, device=context.device)
+
+    def remember(self, indices: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Store the batch's codes in the bank; returns the bank."""
+        self.bank_[indices] = codes.detach()
+        return self.bank_
+
+    def training_state(self) -> dict[str, torch.Tensor]:
+        return {"bank": self.bank_}
+
+    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.bank_.copy_(state["bank"])

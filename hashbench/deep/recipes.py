@@ -26,6 +26,7 @@ from hashbench.deep.backbones import get_backbone
 from hashbench.errors import HashbenchError
 
 PRESETS = ("scratch", "paper")
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
 SCHEDULES = ("onecycle", "step", "exponential", "constant")
 #: Share of the steps over which "onecycle" ramps the learning rate up.
 ONECYCLE_WARMUP = 0.2
@@ -42,6 +43,9 @@ class Recipe:
     width: float  # channel multiplier of airbench and cnnf (tests use small widths)
     epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
     batch_size: int
+    #: The hashing phase's optimiser: sgd | rmsprop (momentum as its own; DeepHash-pytorch's
+    #: choice) | adam (ignores momentum and nesterov). The warm start always runs SGD.
+    optimizer: str
     lr: float
     momentum: float
     nesterov: bool
@@ -64,6 +68,7 @@ SCRATCH = Recipe(
     width=1.0,
     epochs=20,
     batch_size=512,
+    optimizer="sgd",
     lr=0.05,
     momentum=0.9,
     nesterov=True,
@@ -89,6 +94,19 @@ PAPER_BASE: dict[str, Any] = {
     "translate": 0,
     "warm_start_epochs": 0,
     "label_smoothing": 0.0,
+}
+
+
+#: DeepHash-pytorch's training settings for HashNet, DCH, CSQ and DSDH (TreezzZ's DSDH too):
+#: RMSprop at 1e-5, weight decay 1e-5, 150 epochs; constant rate (their papers cross-validate
+#: rates and give none). Each method adds its batch size.
+RMSPROP_REFERENCE: dict[str, Any] = {
+    "optimizer": "rmsprop",
+    "lr": 1e-5,
+    "momentum": 0.0,
+    "weight_decay": 1e-5,
+    "epochs": 150,
+    "schedule": "constant",
 }
 
 
@@ -124,6 +142,11 @@ def resolve(
 
 def check(method: str, preset: str, recipe: Recipe) -> None:
     get_backbone(recipe.backbone)
+    if recipe.optimizer not in OPTIMIZERS:
+        raise HashbenchError(
+            f"{method}: unknown optimizer {recipe.optimizer!r}; choose one of "
+            f"{', '.join(OPTIMIZERS)}"
+        )
     if recipe.schedule not in SCHEDULES:
         raise HashbenchError(
             f"{method}: unknown schedule {recipe.schedule!r}; choose one of {', '.join(SCHEDULES)}"

@@ -120,6 +120,7 @@ class Trainer:
             sampler=self.sampler,
             batches=self.shuffled_batches,
             encode_training_set=self.training_set_codes,
+            epoch=lambda: self.epoch,
         )
         self.phase, self.epoch = WARM_START, 0
         self.peak_rate = 0.0
@@ -153,9 +154,17 @@ class Trainer:
         self.method.start_hashing(self.context)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
-        recipe = self.recipe
+        """The recipe's optimiser in the hashing phase; SGD in the shared warm start."""
+        recipe, parameters = self.recipe, self.network.parameters()
+        kind = recipe.optimizer if self.phase == HASHING else "sgd"
+        if kind == "rmsprop":
+            return torch.optim.RMSprop(
+                parameters, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+            )
+        if kind == "adam":
+            return torch.optim.Adam(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
         return torch.optim.SGD(
-            self.network.parameters(),
+            parameters,
             lr=recipe.lr,
             momentum=recipe.momentum,
             nesterov=recipe.nesterov and recipe.momentum > 0,

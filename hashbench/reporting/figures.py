@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
-from hashbench.reporting.tables import method_rank, metric_key, variant_label
+from hashbench.reporting.tables import method_label, method_rank, metric_key
 
 COLUMN_WIDTH_IN = 3.4
 STYLE = {
@@ -54,9 +54,8 @@ def _series_labels(records: Sequence[dict[str, Any]]) -> dict[int, str]:
     common = set.intersection(*items) if items else set()
     labels = {}
     for record, variant, own in zip(records, variants, items, strict=True):
-        shown = {k: variant[k] for k, v in own - common}
-        text = variant_label(shown)
-        labels[id(record)] = record["method"].upper() + (f" ({text})" if text else "")
+        shown = {k: variant[k] for k, _ in own - common}
+        labels[id(record)] = method_label(record["method"], shown)
     return labels
 
 

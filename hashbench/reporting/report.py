@@ -25,12 +25,12 @@ from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose
 from hashbench.reporting.gallery import Ranking, query_rows_of, rank, sample_queries
 from hashbench.reporting.tables import (
     compare_with_paper,
+    method_label,
     method_rank,
     metric_key,
     protocol_rank,
     render,
     summarise,
-    variant_label,
 )
 
 GALLERY_QUERIES = 5
@@ -66,8 +66,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        variant = variant_label(self.record.get("variant") or {})
-        return self.record["method"].upper() + (f" ({variant})" if variant else "")
+        return method_label(self.record["method"], self.record.get("variant"))
 
     @property
     def map(self) -> float:

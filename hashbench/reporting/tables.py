@@ -25,6 +25,8 @@ PAPER_ORDER = (
     "lsh", "sh", "sklsh", "pcah", "itq", "fssh",
     "dsh", "dpsh", "dsdh", "dch", "ddsh", "adsh", "dmrh",
 )  # fmt: skip
+#: How tables and figures write a method's name where capitals alone would not do.
+DISPLAY_NAMES = {"hashnet": "HashNet", "hybridhash": "HybridHash"}
 #: Our protocol for each of the paper's data sets, in the paper's column order.
 PAPER_PROTOCOLS = {"cifar10-dmrh": "cifar10", "nuswide": "nuswide", "coco": "coco"}
 FORMATS = ("csv", "markdown", "latex", "html")
@@ -69,6 +71,17 @@ def metric_value(record: dict[str, Any], metric: str) -> tuple[str, float]:
         known = ", ".join(sorted([*record["metrics"], VALIDATION]))
         raise HashbenchError(f"records have no metric {key!r}; available: {known}")
     return key, record["metrics"][key]
+
+
+def method_title(name: str) -> str:
+    """``dpsh`` -> ``DPSH``, ``hashnet`` -> ``HashNet``."""
+    return DISPLAY_NAMES.get(name, name.upper())
+
+
+def method_label(name: str, variant: dict[str, Any] | None) -> str:
+    """The method's title and the hyper-parameters in which the run departs from its defaults."""
+    text = variant_label(variant or {})
+    return method_title(name) + (f" ({text})" if text else "")
 
 
 def variant_label(variant: dict[str, Any]) -> str:
@@ -190,7 +203,7 @@ class _Grid:
 
     def label(self, row: tuple[str, str]) -> str:
         method, variant = row
-        return method.upper() + (f" ({variant})" if variant else "")
+        return method_title(method) + (f" ({variant})" if variant else "")
 
     def cell(self, row: tuple[str, str], column: tuple[str, int], plus_minus: str) -> str:
         entry = self.cells.get((row, column))

@@ -1,0 +1,78 @@
+"""HashNet: deep learning to hash by continuation (Cao, Long, Wang, Yu, ICCV 2017).
+
+Paper: https://arxiv.org/abs/1702.00758. Authors' code: thuml/HashNet (pytorch/src/loss.py,
+train.py); the usual re-implementation: swuxyj/DeepHash-pytorch (HashNet.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from hashbench.checks import require_whole
+from hashbench.deep.hooks import TrainingContext
+from hashbench.deep.losses import balance_weights, pairwise_likelihood, similarity
+from hashbench.deep.method import DeepHashingMethod
+from hashbench.deep.recipes import RMSPROP_REFERENCE
+from hashbench.registry import register_method
+
+
+def hashnet_loss(u: torch.Tensor, s: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The weighted pairwise logistic loss over the batch's pairs:
+    mean_ij w_ij (log(1 + e^(alpha u_i^T u_j)) - s_ij alpha u_i^T u_j), w balancing the
+    similar and dissimilar pairs (|S|/|S1|, |S|/|S0|) as the paper's equation 4."""
+    return pairwise_likelihood(u, u, s, alpha=alpha, weights=balance_weights(s))
+
+
+def continuation_beta(epoch: int, stage_epochs: int) -> float:
+    """beta of tanh(beta z): sqrt(1 + stage), one stage every ``stage_epochs`` epochs, as
+    DeepHash-pytorch's HashNet (thuml's code raises beta per iteration on the same sqrt law)."""
+    return math.sqrt(epoch // stage_epochs + 1)
+
+
+@register_method("hashnet")
+class HashNet(DeepHashingMethod):
+    """Balanced pairwise logistic loss on tanh(beta z), beta raised by continuation.
+
+    ``alpha``: the sigmoid's scale of u_i^T u_j; null means 10 / K as thuml/HashNet's
+    ``sigmoid_param``. ``stage_epochs``: epochs per continuation stage (beta = sqrt(stage+1));
+    null: 3 under ``scratch`` (seven stages in its 20 epochs), 20 under ``paper``
+    (DeepHash-pytorch's ``step_continuation``). Pairs are the batch's own, as both codes do.
+    """
+
+    scratch_recipe = {"lr": 0.05}
+    # DeepHash-pytorch's HashNet settings (the paper cross-validates its rates).
+    paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 64}
+
+    def __init__(
+        self,
+        bits: int,
+        seed: int = 0,
+        *,
+        alpha: float | None = None,
+        stage_epochs: int | None = None,
+        **training: Any,
+    ) -> None:
+        super().__init__(bits, seed, **training)
+        self.alpha = alpha
+        self.stage_epochs = stage_epochs
+        if stage_epochs is not None:
+            require_whole(stage_epochs, "hashnet: stage_epochs", 1)
+
+    def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
+        """Each epoch starts at its stage's beta."""
+        stage = self.stage_epochs or (20 if self.preset == "paper" else 3)
+        self.beta_ = continuation_beta(context.epoch(), stage)
+        return super().hashing_batches(context)
+
+    def relax(self, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(getattr(self, "beta_", 1.0) * outputs)
+
+    def batch_loss(
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
+    ) -> torch.Tensor:
+        labels = context.labels[indices]
+        alpha = 10 / self.bits if self.alpha is None else self.alpha
+        return hashnet_loss(codes, similarity(labels, labels), alpha)

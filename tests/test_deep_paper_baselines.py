@@ -1,0 +1,241 @@
+"""DSDH, DCH, DDSH, HashNet and CSQ: each loss against its formula computed pair by pair in
+plain Python, the discrete steps against their objectives, the centres' geometry, and the
+optimisers their presets name."""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+import torch
+
+from hashbench import HashbenchError, create_method
+from hashbench.deep.losses import balance_weights, similarity
+from hashbench.deep.recipes import resolve
+from hashbench.experiment.records import config_hash
+from hashbench.methods.csq import centre_targets, csq_loss, hash_centres
+from hashbench.methods.dch import dch_loss
+from hashbench.methods.ddsh import (
+    bit_objective,
+    ddsh_loss,
+    solve_bit,
+    update_sampled_codes,
+)
+from hashbench.methods.dsdh import classifier_weights, discrete_objective, update_codes
+from hashbench.methods.hashnet import continuation_beta, hashnet_loss
+
+B, K = 6, 4
+
+
+@pytest.fixture
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Relaxed codes of 6 items in (-1, 1) and their similarities (multi-hot labels)."""
+    generator = torch.Generator().manual_seed(0)
+    u = torch.tanh(torch.randn(B, K, generator=generator, dtype=torch.float64) * 2)
+    labels = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]])
+    return u, similarity(labels, labels).double()
+
+
+def pair_weights(s: torch.Tensor) -> list[list[float]]:
+    similar = sum(float(v) for v in s.flatten())
+    total = s.numel()
+    return [[total / similar if v else total / (total - similar) for v in row] for row in s]
+
+
+def test_balance_weights_make_both_kinds_of_pair_weigh_the_same(batch) -> None:
+    _, s = batch
+    weights = balance_weights(s)
+    assert weights.flatten().tolist() == pytest.approx(sum(pair_weights(s), []))
+    assert float((weights * s).sum()) == pytest.approx(float((weights * (1 - s)).sum()))
+    assert balance_weights(torch.ones(3, 3)).tolist() == torch.ones(3, 3).tolist()
+
+
+def test_hashnet_loss_matches_the_paper_pair_by_pair(batch) -> None:
+    u, s = batch
+    alpha, weights, total = 10 / K, pair_weights(s), 0.0
+    for i in range(B):
+        for j in range(B):
+            dot = alpha * sum(float(a) * float(b) for a, b in zip(u[i], u[j], strict=True))
+            total += weights[i][j] * (math.log1p(math.exp(dot)) - float(s[i, j]) * dot)
+    assert float(hashnet_loss(u, s, alpha)) == pytest.approx(total / B**2, rel=1e-10)
+
+
+def test_hashnet_continuation_raises_beta_by_the_square_root_law() -> None:
+    assert [continuation_beta(e, 3) for e in (0, 2, 3, 8, 9)] == pytest.approx(
+        [1, 1, math.sqrt(2), math.sqrt(3), 2]
+    )
+    method = create_method("hashnet", bits=16)
+    assert method.alpha is None and method.stage_epochs is None  # 10 / K and 3 (scratch)
+
+
+def test_dch_loss_matches_the_paper_pair_by_pair(batch) -> None:
+    u, s = batch
+    gamma, q_lambda, weights = 20.0, 0.1, pair_weights(s)
+
+    def distance(a: list[float], b: list[float]) -> float:
+        cosine = sum(x * y for x, y in zip(a, b, strict=True)) / math.hypot(*a) / math.hypot(*b)
+        return K / 2 * (1 - min(cosine, 0.99))
+
+    rows = [[float(x) for x in row] for row in u]
+    pairs = 0.0
+    for i in range(B):
+        for j in range(B):
+            d, similar = distance(rows[i], rows[j]), float(s[i, j])
+            p = gamma / (gamma + d)  # the Cauchy probability of a similar pair
+            pairs += weights[i][j] * -(similar * math.log(p) + (1 - similar) * math.log(1 - p))
+    quantisation = sum(math.log1p(distance([abs(x) for x in r], [1.0] * K) / gamma) for r in rows)
+    expected = pairs / B**2 + q_lambda * quantisation / B
+    assert float(dch_loss(u, s, gamma, q_lambda)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_hadamard_centres_are_half_or_all_bits_apart() -> None:
+    centres, kind = hash_centres(10, 16, np.random.default_rng(0))
+    assert kind == "hadamard" and centres.shape == (10, 16)
+    assert {int((a != b).sum()) for a, b in combinations(centres, 2)} <= {8, 16}
+
+
+def test_random_centres_are_balanced_and_well_separated_where_hadamard_cannot_serve() -> None:
+    centres, kind = hash_centres(10, 48, np.random.default_rng(0))  # 48: not a power of two
+    assert kind.startswith("random") and centres.shape == (10, 48)
+    assert (centres == 1).sum(axis=1).tolist() == [24] * 10
+    gaps = [int((a != b).sum()) for a, b in combinations(centres, 2)]
+    assert min(gaps) > 48 / 4 and np.mean(gaps) >= 48 / 2
+    assert hash_centres(40, 16, np.random.default_rng(0))[1].startswith("random")  # 40 > 2K
+
+
+def test_multi_label_centres_are_the_sign_of_the_labels_centres_sum() -> None:
+    centres = torch.tensor([[1.0, 1, -1, -1], [1, -1, 1, -1], [-1, -1, 1, 1]])
+    fallback = torch.tensor([1.0, -1, -1, 1])
+    labels = torch.tensor([[1.0, 0, 0], [1, 1, 0], [1, 1, 1]])
+    # one label: its centre; two: the sign of the sum, zeros from the fallback; three likewise
+    expected = [[1, 1, -1, -1], [1, -1, -1, -1], [1, -1, 1, -1]]
+    assert centre_targets(labels, centres, fallback).tolist() == expected
+
+
+def test_csq_loss_matches_its_formula_item_by_item(batch) -> None:
+    u, _ = batch
+    z = torch.atanh(u)
+    targets = torch.tensor([[1.0, -1, 1, -1]] * 3 + [[-1.0, -1, 1, 1]] * 3, dtype=torch.float64)
+    q_lambda, bce, quantisation = 1e-4, 0.0, 0.0
+    for i in range(B):
+        for k in range(K):
+            p, t = (float(u[i, k]) + 1) / 2, (float(targets[i, k]) + 1) / 2
+            bce -= t * math.log(p) + (1 - t) * math.log(1 - p)
+            quantisation += (abs(float(u[i, k])) - 1) ** 2
+    expected = bce / (B * K) + q_lambda * quantisation / (B * K)
+    assert float(csq_loss(z, targets, q_lambda)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_dsdh_w_step_is_the_ridge_minimiser() -> None:
+    rng = np.random.default_rng(0)
+    codes = torch.from_numpy(np.sign(rng.normal(size=(30, 8))))
+    labels = torch.from_numpy(np.eye(3)[rng.integers(0, 3, 30)])
+    weights = classifier_weights(codes, labels, ridge=0.5)
+    gradient = -2 * codes.T @ (labels - codes @ weights) + 2 * 0.5 * weights  # mu = 1, nu = 0.5
+    assert gradient.abs().max() < 1e-9
+
+
+def test_dsdh_b_step_never_raises_the_objective_and_leaves_each_last_bit_optimal() -> None:
+    rng = np.random.default_rng(1)
+    n, bits, classes, mu, nu, eta = 40, 8, 4, 1e-2, 1.0, 1e-2
+    labels = torch.from_numpy(np.eye(classes)[rng.integers(0, classes, n)])
+    outputs = torch.from_numpy(np.tanh(rng.normal(size=(n, bits))))
+    codes = torch.from_numpy(np.sign(rng.normal(size=(n, bits))))
+    weights = classifier_weights(codes, labels, nu / mu)
+    before = discrete_objective(codes, weights, labels, outputs, mu, nu, eta)
+    for _ in range(3):
+        update_codes(codes, weights, labels, outputs, eta / mu)
+        after = discrete_objective(codes, weights, labels, outputs, mu, nu, eta)
+        assert after <= before + 1e-9
+        before = after
+    assert set(codes.unique().tolist()) <= {-1.0, 1.0}
+    for i in range(n):  # the last bit was set given all the others: no flip of it helps
+        flipped = codes.clone()
+        flipped[i, -1] *= -1
+        assert discrete_objective(flipped, weights, labels, outputs, mu, nu, eta) >= after - 1e-9
+
+
+def test_ddsh_bit_solver_descends_to_a_point_no_single_flip_improves() -> None:
+    rng = np.random.default_rng(2)
+    m = 12
+    q = torch.from_numpy(rng.normal(size=(m, m)))
+    q = q + q.T
+    q.fill_diagonal_(0)
+    p = torch.from_numpy(rng.normal(size=m) * 3)
+    start = torch.from_numpy(np.sign(rng.normal(size=m)))
+    solved = solve_bit(start, q, p)
+    assert bit_objective(solved, q, p) <= bit_objective(start, q, p)
+    for i in range(m):
+        flipped = solved.clone()
+        flipped[i] *= -1
+        assert bit_objective(flipped, q, p) >= bit_objective(solved, q, p) - 1e-9
+
+
+def test_ddsh_discrete_step_fits_each_bit_to_what_the_earlier_bits_leave() -> None:
+    rng = np.random.default_rng(3)
+    n, m, bits = 20, 6, 4
+    labels = torch.from_numpy(np.eye(3)[rng.integers(0, 3, n + m)])
+    s = similarity(labels, labels[n:]).double()
+    targets = bits * (2 * s - 1)
+    rest = torch.from_numpy(np.sign(rng.normal(size=(n, bits))))
+    sampled = torch.from_numpy(np.sign(rng.normal(size=(m, bits))))
+    updated = update_sampled_codes(sampled, rest, targets[:n], targets[n:])
+
+    def greedy(k: int, column: torch.Tensor) -> float:
+        """||R_Gamma - g b^T||^2 + ||R_Omega - b b^T||^2 off the diagonal, R after bits < k."""
+        fit_rest = targets[:n] - rest[:, :k] @ updated[:, :k].T - torch.outer(rest[:, k], column)
+        fit_own = targets[n:] - updated[:, :k] @ updated[:, :k].T - torch.outer(column, column)
+        fit_own.fill_diagonal_(0)
+        return float(fit_rest.pow(2).sum() + fit_own.pow(2).sum())
+
+    for k in range(bits):
+        assert greedy(k, updated[:, k]) <= greedy(k, sampled[:, k]) + 1e-9
+        for i in range(m):
+            flipped = updated[:, k].clone()
+            flipped[i] *= -1
+            assert greedy(k, flipped) >= greedy(k, updated[:, k]) - 1e-9
+
+
+def test_ddsh_loss_matches_its_formula_entry_by_entry(batch) -> None:
+    u, _ = batch
+    sampled = torch.tensor([[1.0, -1, 1, 1], [-1, -1, 1, -1], [1, 1, 1, -1]], dtype=torch.float64)
+    targets = torch.tensor([[K, -0.5 * K, K]] * B, dtype=torch.float64)
+    total = sum(
+        (sum(float(u[i, k]) * float(sampled[j, k]) for k in range(K)) - float(targets[i, j])) ** 2
+        for i in range(B)
+        for j in range(3)
+    )
+    assert float(ddsh_loss(u, sampled, targets)) == pytest.approx(total / (B * 3), rel=1e-10)
+
+
+# --- presets and the optimiser -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "optimizer", "lr", "batch_size"),
+    [("hashnet", "rmsprop", 1e-5, 64), ("dch", "rmsprop", 1e-5, 128),
+     ("csq", "rmsprop", 1e-5, 64), ("dsdh", "rmsprop", 1e-5, 128), ("ddsh", "sgd", 1e-2, 128)],
+)  # fmt: skip
+def test_paper_presets_take_the_reference_codes_optimisers(
+    name: str, optimizer: str, lr: float, batch_size: int, tmp_path
+) -> None:
+    weights = str(tmp_path / "imagenet-vgg-f.mat")
+    params = create_method(name, bits=16, preset="paper", weights=weights).get_params()
+    assert (params["optimizer"], params["lr"], params["batch_size"], params["epochs"]) == (
+        optimizer, lr, batch_size, 150,
+    )  # fmt: skip
+    assert create_method(name, bits=16).get_params()["optimizer"] == "sgd"  # scratch: shared
+
+
+def test_an_unknown_optimizer_is_refused() -> None:
+    with pytest.raises(HashbenchError, match="unknown optimizer 'lbfgs'; choose one of sgd"):
+        resolve("dpsh", "scratch", {"optimizer": "lbfgs"})
+
+
+def test_the_optimizer_setting_keeps_older_records_names_at_its_old_value() -> None:
+    config = {"method": "dpsh", "params": {"lr": 0.05}, "bits": 16}
+    with_default = {**config, "params": {"lr": 0.05, "optimizer": "sgd"}}
+    other = {**config, "params": {"lr": 0.05, "optimizer": "adam"}}
+    assert config_hash(with_default) == config_hash(config) != config_hash(other)
