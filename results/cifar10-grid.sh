@@ -21,11 +21,12 @@ done
 hashbench run --methods dpsh,dsh,adsh $data --bits 16,32,64 $(half dpsh dsh adsh) --results "$out"
 hashbench run --methods dmrh $data --bits 16,32,64 $(half dmrh) --results "$out"
 hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 $(half dpsh dmrh) --results "$out"
-# DSDH, DCH, DDSH, HashNet, CSQ: the hashing learning rate on validation at 48 bits, then the
-# four bit lengths at the chosen rate (each method's default, set from this sweep).
-for lr in 0.02 0.05 0.1; do
-  hashbench run --methods dsdh,dch,hashnet,csq $data --bits 48 $(half dsdh dch hashnet csq) \
-    --set dsdh.lr=$lr --set dch.lr=$lr --set hashnet.lr=$lr --set csq.lr=$lr --results "$out/sweep"
+# DSDH, DCH, DDSH, HashNet, CSQ: the hashing learning rate on validation at 48 bits, method by
+# method, then the four bit lengths at the chosen rate (each method's default, set from it).
+for m in dsdh dch hashnet csq; do
+  for lr in 0.02 0.05 0.1; do
+    hashbench run --methods $m $data --bits 48 $(half $m) --set $m.lr=$lr --results "$out/sweep"
+  done
 done
 for lr in 0.002 0.005 0.01; do
   hashbench run --methods ddsh $data --bits 48 $(half ddsh) --set ddsh.lr=$lr --results "$out/sweep"
