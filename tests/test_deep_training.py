@@ -34,6 +34,7 @@ METHOD_SETTINGS: dict[str, dict[str, Any]] = {
     "ddsh": {"columns": 16},
     "hashnet": {"stage_epochs": 1},
     "csq": {},
+    "hybridhash": {"width": 1.0, "embed_dims": [16, 32], "num_heads": [1, 2], "depths": [1, 1]},
 }
 
 

@@ -21,6 +21,14 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "ddsh": {**_TINY_DEEP, "columns": 16},
     "hashnet": _TINY_DEEP,
     "csq": _TINY_DEEP,
+    "hybridhash": {
+        "batch_size": 32,
+        "warm_start_epochs": 1,
+        "epochs": 2,
+        "embed_dims": [16, 32],
+        "num_heads": [1, 2],
+        "depths": [1, 1],
+    },
     "fssh": {"sigma": 8.0},  # the toy features' scale (squared distances ~ 600), not GIST's
 }
 

@@ -14,13 +14,16 @@ the plain network. The hash (or class) head is a 1 x 1 convolution on the trunk'
   weights from MatConvNet's ``imagenet-vgg-f.mat``; base 224, stride 32.
 * ``alexnet`` and ``resnet18``: torchvision's networks, weights from a local state-dict file
   (nothing is downloaded); base 224, stride 32.
+* ``hybridhash``: HybridHash's NesT hierarchy (:mod:`hashbench.deep.hybridhash_network`), shaped
+  by the method's options; one region, whose map cells the hash head averages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -58,12 +61,15 @@ class Backbone:
     description: str
     base: int
     stride: int
-    build: Callable[[float, Path | None], Trunk]
+    #: (width, weights file, the method's network options) -> trunk
+    build: Callable[..., Trunk]
     weights_hint: str
 
-    def input_size(self, regions: int) -> int:
-        """Side of the input that gives a ``regions`` x ``regions`` map."""
-        return self.base + self.stride * (regions - 1)
+    def input_size(self, regions: int, options: Mapping[str, Any] | None = None) -> int:
+        """Side of the input that gives a ``regions`` x ``regions`` map; a backbone built with
+        an ``image_size`` option (HybridHash's) takes its input at that size."""
+        base = (options or {}).get("image_size", self.base)
+        return base + self.stride * (regions - 1)
 
 
 def scaled(channels: int, width: float) -> int:
@@ -172,7 +178,8 @@ def copy_weights(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, path
 
 
 # -- torchvision ---------------------------------------------------------------------------
-def load_state_dict(model: nn.Module, path: Path, name: str) -> None:
+def read_state_dict(path: Path, name: str) -> dict[str, Any]:
+    """A weights file's tensors, without running any code it holds; one error line if not."""
     path = Path(path)
     if not path.is_file():
         raise HashbenchError(f"{name} weights file {path} does not exist")
@@ -180,6 +187,13 @@ def load_state_dict(model: nn.Module, path: Path, name: str) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise HashbenchError(f"cannot read {name} weights from {path}: {error}") from error
+    if not isinstance(state, dict):
+        raise HashbenchError(f"{path} is not a state dict (a mapping of names to tensors)")
+    return state
+
+
+def load_state_dict(model: nn.Module, path: Path, name: str) -> None:
+    state = read_state_dict(path, name)
     try:
         model.load_state_dict(state)
     except (RuntimeError, AttributeError, TypeError) as error:
@@ -231,6 +245,13 @@ def build_resnet18(width: float, weights: Path | None) -> Trunk:
     return Trunk(layers, features=512, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
+def build_hybridhash(width: float, weights: Path | None, **options: Any) -> Trunk:
+    """HybridHash's own network, shaped by the method's options; timm is imported only here."""
+    from hashbench.deep.hybridhash_network import build_hybridhash as build
+
+    return build(width, weights, **options)
+
+
 BACKBONES: dict[str, Backbone] = {
     backbone.name: backbone
     for backbone in (
@@ -245,6 +266,14 @@ BACKBONES: dict[str, Backbone] = {
         Backbone("cnnf", "CNN-F (VGG-F)", 224, 32, build_cnnf, "imagenet-vgg-f.mat"),
         Backbone("alexnet", "torchvision AlexNet", 224, 32, build_alexnet, "a state-dict .pth"),
         Backbone("resnet18", "torchvision ResNet-18", 224, 32, build_resnet18, "a state-dict .pth"),
+        Backbone(
+            "hybridhash",
+            "HybridHash's NesT hierarchy with interaction modules (input: its image_size)",
+            224,
+            0,
+            build_hybridhash,
+            "jx_nest_base-8bc41011.pth (timm's nest_base layout)",
+        ),
     )
 }
 
@@ -297,7 +326,14 @@ class HashNetwork(nn.Module):
 
 
 def build_network(
-    backbone: Backbone, width: float, weights: Path | None, outputs: int, regions: int
+    backbone: Backbone,
+    width: float,
+    weights: Path | None,
+    outputs: int,
+    regions: int,
+    options: Mapping[str, Any] | None = None,
 ) -> HashNetwork:
-    trunk = backbone.build(width, None if weights is None else Path(weights))
-    return HashNetwork(trunk, outputs, backbone.input_size(regions))
+    """``options``: the method's own network settings (HybridHash's levels); none for the
+    fixed backbones."""
+    trunk = backbone.build(width, None if weights is None else Path(weights), **(options or {}))
+    return HashNetwork(trunk, outputs, backbone.input_size(regions, options))

@@ -54,6 +54,10 @@ class TrainingHooks(Protocol):
         """Regions per side of the image (DMRH's N); the network's input grows to match."""
         ...
 
+    def network_options(self) -> dict[str, Any]:
+        """The backbone's own settings (HybridHash's levels); empty for fixed backbones."""
+        ...
+
     def relax(self, outputs: torch.Tensor) -> torch.Tensor:
         """The relaxed codes of the network's fused outputs."""
         ...

@@ -59,6 +59,10 @@ class DeepHashingMethod(HashingMethod):
         """Regions per side of the image (DMRH's N); the network's input grows to match."""
         return 1
 
+    def network_options(self) -> dict[str, Any]:
+        """The backbone's own settings, passed to its build (HybridHash's levels)."""
+        return {}
+
     def relax(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(outputs) if self.squash else outputs
 

@@ -105,10 +105,16 @@ class Trainer:
         else:
             self.validation = None
         self.backbone = get_backbone(self.recipe.backbone)
-        self.input_size = self.backbone.input_size(method.grid())
+        self.network_options = method.network_options()
+        self.input_size = self.backbone.input_size(method.grid(), self.network_options)
         torch.manual_seed(method.seed)
         self.network = build_network(
-            self.backbone, self.recipe.width, self.recipe.weights, self.classes, method.grid()
+            self.backbone,
+            self.recipe.width,
+            self.recipe.weights,
+            self.classes,
+            method.grid(),
+            self.network_options,
         ).to(self.device, memory_format=torch.channels_last)
         self.sampler = generator(CPU, method.seed)
         self.augmenter = generator(self.device, method.seed + 1)
@@ -375,6 +381,7 @@ class Trainer:
             "device": self.device.type,
             "classes": self.classes,
             "weights": None if weights is None else checkpoint.file_identity(weights),
+            **({"network": self.network_options} if self.network_options else {}),
             **{
                 name: getattr(recipe, name)
                 for name in (
