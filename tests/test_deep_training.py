@@ -235,6 +235,10 @@ def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(
     np.testing.assert_array_equal(dsh.encode(train.inputs), uncached.encode(train.inputs))
     dmrh = make("dmrh").fit(train)  # another input size (40 pixels): its own warm start
     assert not any(e.get("cached") for e in dmrh.history_)
+    other = "fp32" if device.precision(torch.device("cpu")) == "bf16" else "bf16"
+    monkeypatch.setenv("HASHBENCH_PRECISION", other)  # another precision: its own too
+    in_bf16 = make("dsh", bits=32).fit(train)
+    assert not any(e.get("cached") for e in in_bf16.history_)
 
 
 def test_adsh_codes_its_training_items_with_v_and_others_with_the_network(

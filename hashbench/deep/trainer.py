@@ -371,7 +371,8 @@ class Trainer:
 
     @functools.cached_property
     def warm_start_key(self) -> str:
-        """Digest of all the warm start depends on: data, recipe, input size, seed, device."""
+        """Digest of all the warm start depends on: data, recipe, input size, seed, device and
+        the precision it computes in (an fp32 run never starts from a bf16 warm start)."""
         recipe = self.recipe
         weights = recipe.weights
         settings = {
@@ -379,6 +380,7 @@ class Trainer:
             "input_size": self.input_size,
             "seed": self.method.seed,
             "device": self.device.type,
+            "precision": precision(self.device),
             "classes": self.classes,
             "weights": None if weights is None else checkpoint.file_identity(weights),
             **({"network": self.network_options} if self.network_options else {}),
