@@ -142,3 +142,16 @@ def test_val_map_is_the_validation_score_of_the_selected_epoch() -> None:
     assert set(summary["metric"]) == {"val_map"}
     with pytest.raises(HashbenchError, match="no validation-selected epoch"):
         summarise([record("itq", 24, 0, 0.3)], "val_map")
+
+
+def test_a_changed_default_turns_older_runs_into_variants() -> None:
+    from hashbench import create_method
+    from hashbench.experiment.records import variant
+
+    params = create_method("dsdh", bits=16).get_params()
+    record = {"method": "dsdh", "bits": 16, "variant": {}, "config": {"params": params}}
+    assert variant(record) == {}
+    older = {**record, "config": {"params": {**params, "lr": params["lr"] / 2}}}
+    assert variant(older) == {"lr": params["lr"] / 2}  # run when its default was another
+    plugin = {"method": "not-installed", "bits": 16, "variant": {"a": 1}, "config": {"params": {}}}
+    assert variant(plugin) == {"a": 1}  # the method is gone: the variant it was run as

@@ -7,6 +7,7 @@ protocol file, the data set's bytes) makes a new record instead of reusing an ol
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
@@ -76,3 +77,31 @@ def iter_record_files(records_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]
     """Every record with its file, whose stem names the run (and its codes)."""
     for path in sorted(Path(records_dir).rglob("*.json")):
         yield path, read_record(path)
+
+
+def variant(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's settings that differ from its method's defaults as they are now, so that a
+    default changed since the run (a learning rate set from a sweep) shows the older run as the
+    variant it has become; the variant stored at run time where the method is not installed."""
+    params = (record.get("config") or {}).get("params")
+    defaults = None if params is None else _defaults(record["method"], record["bits"])
+    if defaults is None:
+        return dict(record.get("variant") or {})
+    return {
+        key: value
+        for key, value in params.items()
+        if _canonical(defaults.get(key)) != _canonical(value)
+    }
+
+
+@functools.cache
+def _defaults(method: str, bits: int) -> dict[str, Any] | None:
+    from hashbench.registry import REGISTRY
+
+    if method not in REGISTRY.names():
+        return None
+    return REGISTRY.get(method)(bits=bits).get_params()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

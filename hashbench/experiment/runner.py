@@ -316,7 +316,7 @@ class GridRunner:
                     key: value
                     for key, value in config["params"].items()
                     if defaults.get(key) != value
-                },
+                },  # as at run time; tables use records.variant, against today's defaults
                 "bits": bits,
                 "seed": seed,
                 "dataset": {

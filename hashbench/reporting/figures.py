@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hashbench.errors import HashbenchError
+from hashbench.experiment.records import variant
 from hashbench.fileio import atomic_write
 from hashbench.reporting.tables import method_label, method_rank, metric_key
 
@@ -49,12 +50,12 @@ def save(figure: Figure, stem: Path) -> list[Path]:
 def _series_labels(records: Sequence[dict[str, Any]]) -> dict[int, str]:
     """A legend label per record: its method, and the hyper-parameters in which it differs
     from the other records drawn (settings they all share would only clutter the legend)."""
-    variants = [record.get("variant") or {} for record in records]
-    items = [{(k, repr(v)) for k, v in variant.items()} for variant in variants]
+    variants = [variant(record) for record in records]
+    items = [{(k, repr(v)) for k, v in settings.items()} for settings in variants]
     common = set.intersection(*items) if items else set()
     labels = {}
-    for record, variant, own in zip(records, variants, items, strict=True):
-        shown = {k: variant[k] for k, _ in own - common}
+    for record, settings, own in zip(records, variants, items, strict=True):
+        shown = {k: settings[k] for k, _ in own - common}
         labels[id(record)] = method_label(record["method"], shown)
     return labels
 

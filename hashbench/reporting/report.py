@@ -19,7 +19,7 @@ import numpy as np
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, load_codes
-from hashbench.experiment.records import codes_path, iter_record_files
+from hashbench.experiment.records import codes_path, iter_record_files, variant
 from hashbench.reporting import figures, page
 from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose
 from hashbench.reporting.gallery import Ranking, query_rows_of, rank, sample_queries
@@ -66,7 +66,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        return method_label(self.record["method"], self.record.get("variant"))
+        return method_label(self.record["method"], variant(self.record))
 
     @property
     def map(self) -> float:
@@ -218,7 +218,7 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
 
 
 def _main_run_order(run: Run) -> tuple[int, int, str]:
-    return method_rank(run.record["method"]), len(run.record.get("variant") or {}), run.name
+    return method_rank(run.record["method"]), len(variant(run.record)), run.name
 
 
 def _strip(label: str, run: Run, ranking: Ranking, dataset: Dataset | None) -> str:

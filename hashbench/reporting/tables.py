@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from hashbench.errors import HashbenchError
+from hashbench.experiment.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -93,7 +94,7 @@ def _keep(record: dict[str, Any], keep: TableFilter) -> bool:
         (keep.methods is None or record["method"] in keep.methods)
         and (keep.protocols is None or record["protocol"]["name"] in keep.protocols)
         and (keep.bits is None or record["bits"] in keep.bits)
-        and not (keep.defaults_only and record.get("variant"))
+        and not (keep.defaults_only and variant(record))
     )
 
 
@@ -109,7 +110,7 @@ def summarise(
         rows.append(
             {
                 "method": record["method"],
-                "variant": variant_label(record.get("variant") or {}),
+                "variant": variant_label(variant(record)),
                 "dataset": record["dataset"]["name"],
                 "protocol": record["protocol"]["name"],
                 "bits": record["bits"],
