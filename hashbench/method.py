@@ -27,6 +27,17 @@ import numpy as np
 from hashbench.checks import require_whole
 from hashbench.errors import HashbenchError
 
+#: Parameters added after runs were first recorded, with the value every older run used: a
+#: parameter at that value is left out of a run's identity (its record's config hash, its
+#: checkpoint's fingerprint), so that older records keep their names and checkpoints resume.
+ADDED_PARAMETERS: dict[str, Any] = {"optimizer": "sgd"}
+
+
+def without_added_defaults(params: dict[str, Any]) -> dict[str, Any]:
+    added = ADDED_PARAMETERS
+    return {key: value for key, value in params.items() if key not in added or added[key] != value}
+
+
 InputKind = Literal["features", "images"]
 
 

@@ -26,8 +26,9 @@ def signs(values: torch.Tensor) -> torch.Tensor:
 def classifier_weights(codes: torch.Tensor, labels: torch.Tensor, ridge: float) -> torch.Tensor:
     """The W-step: W = (B^T B + (nu / mu) I)^-1 B^T Y, the minimiser over W of
     mu ||Y - B W||^2 + nu ||W||^2 (B (n, K), Y (n, C), W (K, C))."""
+    codes, exact = codes.double(), labels.double()  # float64: no TF32 rounding on a GPU
     gram = codes.T @ codes + ridge * torch.eye(codes.shape[1], device=codes.device)
-    return torch.linalg.solve(gram, codes.T @ labels)
+    return torch.linalg.solve(gram, codes.T @ exact).to(labels.dtype)
 
 
 def discrete_objective(
@@ -56,11 +57,14 @@ def update_codes(
     With P = Y W^T + (eta / mu) U, bit k of every item is exactly optimal given the others:
     B_k = sign(P_k - B_{-k} W_{-k} w_k^T), w_k row k of W.
     """
-    p = labels @ weights.T + eta_over_mu * outputs
+    weights = weights.double()  # float64: each bit exactly optimal, even where TF32 is on
+    p = labels.double() @ weights.T + eta_over_mu * outputs.double()
     coupling = weights @ weights.T  # (K, K): W_{-k} w_k^T is column k without entry k
+    exact = codes.double()
     for k in range(codes.shape[1]):
-        rest = codes @ coupling[:, k] - codes[:, k] * coupling[k, k]
-        codes[:, k] = signs(p[:, k] - rest)
+        rest = exact @ coupling[:, k] - exact[:, k] * coupling[k, k]
+        exact[:, k] = signs(p[:, k] - rest)
+    codes.copy_(exact)
 
 
 @register_method("dsdh")

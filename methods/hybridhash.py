@@ -15,6 +15,7 @@ from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import balance_weights, pairwise_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
+from hashbench.errors import HashbenchError
 from hashbench.method import Subset
 from hashbench.registry import register_method
 
@@ -95,6 +96,11 @@ class HybridHash(BankedHashingMethod):
             setattr(self, name, list(value) if isinstance(value, (tuple, list)) else value)
 
     def network_options(self) -> dict[str, Any]:
+        if self.backbone != "hybridhash":
+            raise HashbenchError(
+                f"hybridhash builds its own network; leave backbone at hybridhash, not "
+                f"{self.backbone!r}"
+            )
         return {name: getattr(self, name) for name in SHAPES["scratch"]}
 
     def batch_loss(

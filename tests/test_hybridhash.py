@@ -15,10 +15,10 @@ from hashbench.deep.losses import similarity
 from hashbench.methods.hybridhash import SHAPES, hybridhash_loss
 
 
-def network(preset: str, bits: int = 16, weights: Path | None = None, **shape):
+def network(preset: str, bits: int = 16, weights: Path | None = None, width=1.0, **shape):
     method = create_method("hybridhash", bits=bits, preset=preset, weights=weights, **shape)
     return build_network(
-        get_backbone("hybridhash"), 1.0, weights, bits, 1, method.network_options()
+        get_backbone("hybridhash"), width, weights, bits, 1, method.network_options()
     )
 
 
@@ -106,3 +106,11 @@ def test_the_shape_is_recorded_and_checked() -> None:
         network("scratch", depths=[2, 2])
     with pytest.raises(HashbenchError, match="must give a token map divisible"):
         network("scratch", patch_size=16)
+
+
+def test_any_width_builds_and_the_backbone_goes_only_with_its_method() -> None:
+    assert network("scratch", bits=16, width=0.35) is not None  # 44 channels: 4 global heads
+    with pytest.raises(HashbenchError, match="leave backbone at hybridhash"):
+        create_method("hybridhash", bits=16, backbone="airbench").network_options()
+    with pytest.raises(HashbenchError, match="HybridHash's own network"):
+        build_network(get_backbone("hybridhash"), 1.0, None, 16, 1, {})

@@ -247,6 +247,8 @@ def build_resnet18(width: float, weights: Path | None) -> Trunk:
 
 def build_hybridhash(width: float, weights: Path | None, **options: Any) -> Trunk:
     """HybridHash's own network, shaped by the method's options; timm is imported only here."""
+    if not options:
+        raise HashbenchError("the hybridhash backbone is HybridHash's own network: run hybridhash")
     from hashbench.deep.hybridhash_network import build_hybridhash as build
 
     return build(width, weights, **options)

@@ -14,6 +14,7 @@ tokens are the pooled positions.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from torch import nn
 from hashbench.deep.backbones import IMAGENET_MEAN, IMAGENET_STD, Trunk, read_state_dict
 from hashbench.errors import HashbenchError
 
-#: Heads of the global branches, as model/HybridHash.py.
+#: Heads of the global branches, as model/HybridHash.py (fewer where a narrow level's width
+#: is no multiple of 8).
 GLOBAL_HEADS = 8
 NORM = partial(nn.LayerNorm, eps=1e-6)
 
@@ -44,7 +46,7 @@ class GlobalAttention(nn.Module):
     def __init__(self, dim: int, tokens: int) -> None:
         super().__init__()
         self.pos_embed = nn.Parameter(torch.zeros(1, tokens, dim))
-        self.attention = Attention(dim, num_heads=min(GLOBAL_HEADS, dim), qkv_bias=False)
+        self.attention = Attention(dim, num_heads=math.gcd(GLOBAL_HEADS, dim), qkv_bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, channels, height, width = x.shape

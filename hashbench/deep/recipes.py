@@ -44,7 +44,8 @@ class Recipe:
     epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
     batch_size: int
     #: The hashing phase's optimiser: sgd | rmsprop (momentum as its own; DeepHash-pytorch's
-    #: choice) | adam (ignores momentum and nesterov). The warm start always runs SGD.
+    #: choice) | adam (ignores momentum and nesterov). The warm start always runs SGD, with
+    #: this recipe's momentum, nesterov and weight decay.
     optimizer: str
     lr: float
     momentum: float

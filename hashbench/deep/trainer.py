@@ -37,7 +37,7 @@ from hashbench.deep.losses import classification_loss, multi_hot
 from hashbench.deep.recipes import learning_rate
 from hashbench.errors import HashbenchError, TrainingDiverged
 from hashbench.evaluation.evaluator import mean_average_precision
-from hashbench.method import Subset
+from hashbench.method import Subset, without_added_defaults
 
 WARM_START, HASHING = "warm_start", "hashing"
 #: Images per forward pass when encoding; inference needs no gradients, so batches can be big.
@@ -134,7 +134,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.fingerprint = checkpoint.digest(
-            {**method.get_params(), "precision": precision(self.device)},
+            {**without_added_defaults(method.get_params()), "precision": precision(self.device)},
             train.indices,
             train.labels,
             None if validation is None else validation.indices,

@@ -16,24 +16,16 @@ from typing import Any
 
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
+from hashbench.method import without_added_defaults
 
 SCHEMA_VERSION = 1
 
 
-#: Parameters added after records were first written, with the value every older record ran
-#: with: left out of the hash at that value, so that older records keep their names and are
-#: not run again.
-ADDED_PARAMETERS: dict[str, Any] = {"optimizer": "sgd"}
-
-
 def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of the config's canonical JSON: equal settings give equal hashes."""
-    params = {
-        key: value
-        for key, value in (config.get("params") or {}).items()
-        if key not in ADDED_PARAMETERS or ADDED_PARAMETERS[key] != value
-    }
-    config = {**config, "params": params} if "params" in config else config
+    """sha256 of the config's canonical JSON: equal settings give equal hashes (a parameter
+    added since records began counts only away from its old value)."""
+    if "params" in config:
+        config = {**config, "params": without_added_defaults(config["params"] or {})}
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -179,13 +179,19 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
     for run in sorted(candidates, key=_main_run_order):
         if run.record["seed"] == seed:
             chosen.setdefault(run.record["method"], run)
-    shown = [r for r in chosen.values() if r.codes and r.codes.query_indices is not None]
+    shown = [r for r in chosen.values() if r.codes and _positioned(r.codes)]
     lacking = [r.label for r in chosen.values() if r not in shown]
     if lacking:
         yield (
             '<p class="note">Not in the gallery, for want of codes with data set positions: '
             f"{page.escape(', '.join(lacking))}; each run's entry under Runs says what is "
             "missing.</p>"
+        )
+    other_seeds = sorted({r.label for r in candidates if r.record["method"] not in chosen})
+    if other_seeds:
+        yield (
+            f'<p class="note">Not in the gallery, having no run at seed {seed}: '
+            f"{page.escape(', '.join(other_seeds))}.</p>"
         )
     if not shown:
         return
@@ -215,6 +221,10 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
         for label, (run, ranked) in rankings.items():
             yield _strip(label, run, ranked[i], dataset)
         yield "</div>"
+
+
+def _positioned(codes: CodesBundle) -> bool:
+    return codes.query_indices is not None and codes.database_indices is not None
 
 
 def _main_run_order(run: Run) -> tuple[int, int, str]:
