@@ -178,3 +178,10 @@ def test_slurm_without_a_cluster_is_one_clear_line(
     status, _, err = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16", "--executor",
                              "slurm", "--results", str(tmp_path / "results"))  # fmt: skip
     assert status == 2 and err.count("\n") == 1 and "srun" in err and "Traceback" not in err
+
+
+def test_a_run_name_gives_back_its_method_bits_and_seed(tmp_path: Path) -> None:
+    from hashbench.experiment.records import record_path, run_of
+
+    config = {"method": "my-method", "bits": 48, "seed": 2, "protocol": "p", "params": {}}
+    assert run_of(record_path(tmp_path, config).stem) == ("my-method", 48, 2)

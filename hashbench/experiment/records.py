@@ -37,6 +37,12 @@ def record_path(records_dir: Path, config: dict[str, Any]) -> Path:
     return records_dir / config["protocol"] / f"{name}.json"
 
 
+def run_of(name: str) -> tuple[str, int, int]:
+    """(method, bits, seed) of a run's name, the stem :func:`record_path` gives it."""
+    method, bits, seed, _ = name.rsplit("-", 3)
+    return method, int(bits.removesuffix("bits")), int(seed.removeprefix("seed"))
+
+
 def codes_path(results: Path, protocol: str, run: str) -> Path:
     """The run's codes (:mod:`hashbench.evaluation.codes_file`), kept beside its record."""
     return results / "codes" / protocol / f"{run}.npz"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashbench.experiment import claims
-from hashbench.experiment.records import read_record
+from hashbench.experiment.records import read_record, run_of
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,11 @@ class Cell:
     detail: str = ""
 
 
-def _stem_parts(stem: str) -> tuple[str, int, int]:
-    method, bits, seed, _ = stem.rsplit("-", 3)
-    return method, int(bits.removesuffix("bits")), int(seed.removeprefix("seed"))
-
-
 def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list[Cell]:
     runs: dict[tuple[str, str], Cell] = {}
 
     def note(protocol: str, stem: str, state: str, detail: str = "") -> None:
-        method, bits, seed = _stem_parts(stem)
+        method, bits, seed = run_of(stem)
         runs[(protocol, stem)] = Cell(protocol, method, bits, seed, state, detail)
 
     for grid_file in sorted((results / "grids").glob("*.json")):
