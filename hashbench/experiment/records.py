@@ -82,9 +82,16 @@ def variant(record: dict[str, Any]) -> dict[str, Any]:
     default changed since the run (a learning rate set from a sweep) shows the older run as the
     variant it has become; the variant stored at run time where the method is not installed."""
     params = (record.get("config") or {}).get("params")
-    defaults = None if params is None else _defaults(record["method"], record["bits"])
+    found = None if params is None else departures(record["method"], record["bits"], params)
+    return dict(record.get("variant") or {}) if found is None else found
+
+
+def departures(method: str, bits: int, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings in ``params`` other than the installed method's defaults (None if it is
+    not installed); a run's record keeps them as its ``variant``."""
+    defaults = _defaults(method, bits)
     if defaults is None:
-        return dict(record.get("variant") or {})
+        return None
     return {
         key: value
         for key, value in params.items()

@@ -30,7 +30,13 @@ from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.experiment import claims, provenance
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
-from hashbench.experiment.records import codes_path, config_hash, record_path, write_record
+from hashbench.experiment.records import (
+    codes_path,
+    config_hash,
+    departures,
+    record_path,
+    write_record,
+)
 from hashbench.features.extract import compute_features, get_feature
 from hashbench.fileio import atomic_write_text
 from hashbench.method import Subset
@@ -299,7 +305,6 @@ class GridRunner:
                 database_indices=splits.database,
             ),
         )
-        defaults = type(method)(bits=bits, seed=seed).get_params()
         if not self.splits_path(seed).exists():
             save_splits(self.splits_path(seed), splits)
         timings["wall_s"] = time.perf_counter() - wall
@@ -312,11 +317,8 @@ class GridRunner:
                 "method_origin": type(method).__module__,
                 "input_kind": method.input_kind,
                 "supervised": method.supervised,
-                "variant": {
-                    key: value
-                    for key, value in config["params"].items()
-                    if defaults.get(key) != value
-                },  # as at run time; tables use records.variant, against today's defaults
+                # As at run time; tables use records.variant, against today's defaults.
+                "variant": departures(name, bits, config["params"]),
                 "bits": bits,
                 "seed": seed,
                 "dataset": {
