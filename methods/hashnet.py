@@ -13,17 +13,10 @@ import torch
 
 from hashbench.checks import require_whole
 from hashbench.deep.hooks import TrainingContext
-from hashbench.deep.losses import balance_weights, pairwise_likelihood, similarity
+from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import DeepHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
 from hashbench.registry import register_method
-
-
-def hashnet_loss(u: torch.Tensor, s: torch.Tensor, alpha: float) -> torch.Tensor:
-    """The weighted pairwise logistic loss over the batch's pairs:
-    mean_ij w_ij (log(1 + e^(alpha u_i^T u_j)) - s_ij alpha u_i^T u_j), w balancing the
-    similar and dissimilar pairs (|S|/|S1|, |S|/|S0|) as the paper's equation 4."""
-    return pairwise_likelihood(u, u, s, alpha=alpha, weights=balance_weights(s))
 
 
 def continuation_beta(epoch: int, stage_epochs: int) -> float:
@@ -77,4 +70,4 @@ class HashNet(DeepHashingMethod):
     ) -> torch.Tensor:
         labels = context.labels[indices]
         alpha = 10 / self.bits if self.alpha is None else self.alpha
-        return hashnet_loss(codes, similarity(labels, labels), alpha)
+        return balanced_likelihood(codes, codes, similarity(labels, labels), alpha)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from hashbench.deep.hooks import TrainingContext
-from hashbench.deep.losses import balance_weights, pairwise_likelihood, similarity
+from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
 from hashbench.errors import HashbenchError
@@ -29,15 +29,6 @@ SHAPES: dict[str, dict[str, Any]] = {
     "scratch": {"image_size": 32, "patch_size": 4, "embed_dims": (64, 128, 256),
                 "num_heads": (2, 4, 8), "depths": (2, 2, 2), "drop_path_rate": 0.1},
 }  # fmt: skip
-
-
-def hybridhash_loss(
-    u: torch.Tensor, bank: torch.Tensor, s: torch.Tensor, alpha: float
-) -> torch.Tensor:
-    """Hash_Loss.py: HashNet's weighted pairwise logistic loss between the batch and the bank
-    of every training item's outputs, alpha u_i^T U_j, pairs balanced by |S|/|S1|, |S|/|S0|,
-    averaged over the (batch x training items) pairs."""
-    return pairwise_likelihood(u, bank, s, alpha=alpha, weights=balance_weights(s))
 
 
 @register_method("hybridhash")
@@ -108,7 +99,7 @@ class HybridHash(BankedHashingMethod):
     ) -> torch.Tensor:
         bank = self.remember(indices, codes)
         s = similarity(context.labels[indices], context.labels)
-        return hybridhash_loss(codes, bank, s, self.alpha)
+        return balanced_likelihood(codes, bank, s, self.alpha)
 
     def _fit(self, train: Subset, validation: Subset | None) -> None:
         super()._fit(train, validation)

@@ -11,8 +11,8 @@ import torch
 
 from hashbench import HashbenchError, create_method
 from hashbench.deep.backbones import build_network, get_backbone
-from hashbench.deep.losses import similarity
-from hashbench.methods.hybridhash import SHAPES, hybridhash_loss
+from hashbench.deep.losses import balanced_likelihood, similarity
+from hashbench.methods.hybridhash import SHAPES
 
 
 def network(preset: str, bits: int = 16, weights: Path | None = None, width=1.0, **shape):
@@ -81,7 +81,7 @@ def test_hybridhash_loss_matches_hash_loss_py_pair_by_pair() -> None:
             weight = 15 / similar if s[i, j] else 15 / (15 - similar)
             loss += weight * term
             total += 1
-    assert float(hybridhash_loss(u, bank, s, 0.5)) == pytest.approx(loss / total, rel=1e-10)
+    assert float(balanced_likelihood(u, bank, s, 0.5)) == pytest.approx(loss / total, rel=1e-10)
 
 
 def test_width_scales_each_level_to_a_multiple_of_its_heads() -> None:

@@ -53,6 +53,15 @@ def balance_weights(s: torch.Tensor) -> torch.Tensor:
     return torch.where(s > 0, total / similar, total / dissimilar)
 
 
+def balanced_likelihood(
+    u: torch.Tensor, v: torch.Tensor, s: torch.Tensor, alpha: float
+) -> torch.Tensor:
+    """HashNet's weighted pairwise logistic loss (its equation 4), mean over the pairs of
+    w_ij (log(1 + e^(alpha u_i^T v_j)) - s_ij alpha u_i^T v_j), w from :func:`balance_weights`:
+    HashNet pairs the batch with itself, HybridHash's Hash_Loss.py with a bank of outputs."""
+    return pairwise_likelihood(u, v, s, alpha=alpha, weights=balance_weights(s))
+
+
 def classification_loss(
     logits: torch.Tensor, targets: torch.Tensor, *, single_label: bool, label_smoothing: float
 ) -> torch.Tensor:
