@@ -24,9 +24,9 @@ CPU = torch.device("cpu")
 class Ranking:
     """One query's top ``k``: database rows and data set positions, distances, relevance."""
 
-    query_position: int  # in the data set, or the query's row where positions are unknown
+    query_position: int  # in the data set
     rows: np.ndarray  # int64 (k,): rows of the database codes
-    positions: np.ndarray | None  # int64 (k,): data set positions of those rows
+    positions: np.ndarray  # int64 (k,): data set positions of those rows
     distances: np.ndarray  # int64 (k,)
     relevant: np.ndarray  # bool (k,)
 
@@ -40,26 +40,25 @@ def sample_queries(query_positions: np.ndarray, count: int, seed: int) -> np.nda
 
 
 def rank(bundle: CodesBundle, query_rows: np.ndarray, k: int) -> list[Ranking]:
-    """The top ``k`` database items of each query row, nearest first, ties by database row."""
+    """The top ``k`` database items of each query row, nearest first, ties by database row.
+
+    ``bundle`` must carry the data set positions of its queries and database items."""
     query_rows = np.asarray(query_rows, dtype=np.int64)
     distances = HammingDistances(bundle.query_codes[query_rows], bundle.database_codes, CPU)
     hamming = (distances(0, len(query_rows)).to(torch.int64) - distances.bias).numpy()
     top = np.argsort(hamming, axis=1, kind="stable")[:, :k]
     relevance = Relevance(bundle.query_labels[query_rows], bundle.database_labels, CPU)
     relevant = relevance.at(0, len(query_rows), top).numpy()
-    rankings = []
-    for i, row in enumerate(query_rows):
-        known = bundle.query_indices is not None and bundle.database_indices is not None
-        rankings.append(
-            Ranking(
-                query_position=int(bundle.query_indices[row]) if known else int(row),
-                rows=top[i],
-                positions=bundle.database_indices[top[i]] if known else None,
-                distances=np.take_along_axis(hamming[i], top[i], 0),
-                relevant=relevant[i],
-            )
+    return [
+        Ranking(
+            query_position=int(bundle.query_indices[row]),
+            rows=top[i],
+            positions=bundle.database_indices[top[i]],
+            distances=np.take_along_axis(hamming[i], top[i], 0),
+            relevant=relevant[i],
         )
-    return rankings
+        for i, row in enumerate(query_rows)
+    ]
 
 
 def query_rows_of(bundle: CodesBundle, positions: np.ndarray) -> np.ndarray | None:

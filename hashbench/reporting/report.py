@@ -196,13 +196,13 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
     if not shown:
         return
     queries = sample_queries(shown[0].codes.query_indices, options.queries, options.gallery_seed)
-    rankings = {}
+    rankings = []
     for run in shown:
         rows = query_rows_of(run.codes, queries)
         if rows is None:
             yield f'<p class="note">{page.escape(run.label)}: other queries than the rest.</p>'
             continue
-        rankings[run.label] = (run, rank(run.codes, rows, GALLERY_DEPTH))
+        rankings.append((run, rank(run.codes, rows, GALLERY_DEPTH)))
     dataset, why = _dataset_of(shown[0].record, options.data_root)
     if dataset is None:
         yield f'<p class="note">Images not shown: {page.escape(why)}.</p>'
@@ -218,8 +218,8 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
             f"{page.escape(_label_text(dataset, position))}</div>"
             f'<div class="query">{_image(dataset, position)}</div></div>'
         )
-        for label, (run, ranked) in rankings.items():
-            yield _strip(label, run, ranked[i], dataset)
+        for run, ranked in rankings:
+            yield _strip(run, ranked[i], dataset)
         yield "</div>"
 
 
@@ -231,7 +231,7 @@ def _main_run_order(run: Run) -> tuple[int, int, str]:
     return method_rank(run.record["method"]), len(variant(run.record)), run.name
 
 
-def _strip(label: str, run: Run, ranking: Ranking, dataset: Dataset | None) -> str:
+def _strip(run: Run, ranking: Ranking, dataset: Dataset | None) -> str:
     hits = []
     for position, distance, relevant in zip(
         ranking.positions, ranking.distances, ranking.relevant, strict=True
@@ -243,7 +243,7 @@ def _strip(label: str, run: Run, ranking: Ranking, dataset: Dataset | None) -> s
         )
     precision = f"{ranking.relevant.mean():.1f}"
     return (
-        f'<div class="strip"><div class="who">{page.escape(label)}<br>'
+        f'<div class="strip"><div class="who">{page.escape(run.label)}<br>'
         f"mAP {run.map:.4f} · P@{GALLERY_DEPTH} {precision}</div>{''.join(hits)}</div>"
     )
 
