@@ -85,13 +85,16 @@ class HybridHash(BankedHashingMethod):
         for name, value in given.items():
             value = shape[name] if value is None else value
             setattr(self, name, list(value) if isinstance(value, (tuple, list)) else value)
-
-    def network_options(self) -> dict[str, Any]:
         if self.backbone != "hybridhash":
             raise HashbenchError(
                 f"hybridhash builds its own network; leave backbone at hybridhash, not "
                 f"{self.backbone!r}"
             )
+        from hashbench.deep.hybridhash_network import check_shape  # imports timm: lazily
+
+        check_shape(self.image_size, self.patch_size, self.embed_dims, self.num_heads, self.depths)
+
+    def network_options(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SHAPES["scratch"]}
 
     def batch_loss(

@@ -229,13 +229,15 @@ def test_paper_presets_take_the_reference_codes_optimisers(
     assert create_method(name, bits=16).get_params()["optimizer"] == "sgd"  # scratch: shared
 
 
-def test_an_unknown_optimizer_is_refused() -> None:
-    with pytest.raises(HashbenchError, match="unknown optimizer 'lbfgs'; choose one of sgd"):
-        resolve("dpsh", "scratch", {"optimizer": "lbfgs"})
+@pytest.mark.parametrize("name", ["optimizer", "warm_start_optimizer"])
+def test_an_unknown_optimizer_is_refused(name: str) -> None:
+    with pytest.raises(HashbenchError, match=f"unknown {name} 'lbfgs'; choose one of sgd"):
+        resolve("dpsh", "scratch", {name: "lbfgs"})
 
 
-def test_the_optimizer_setting_keeps_older_records_names_at_its_old_value() -> None:
+@pytest.mark.parametrize("name", ["optimizer", "warm_start_optimizer"])
+def test_the_optimizer_settings_keep_older_records_names_at_their_old_value(name: str) -> None:
     config = {"method": "dpsh", "params": {"lr": 0.05}, "bits": 16}
-    with_default = {**config, "params": {"lr": 0.05, "optimizer": "sgd"}}
-    other = {**config, "params": {"lr": 0.05, "optimizer": "adam"}}
+    with_default = {**config, "params": {"lr": 0.05, name: "sgd"}}
+    other = {**config, "params": {"lr": 0.05, name: "adam"}}
     assert config_hash(with_default) == config_hash(config) != config_hash(other)

@@ -239,6 +239,27 @@ def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(
     monkeypatch.setenv("HASHBENCH_PRECISION", other)  # another precision: its own too
     in_bf16 = make("dsh", bits=32).fit(train)
     assert not any(e.get("cached") for e in in_bf16.history_)
+    monkeypatch.delenv("HASHBENCH_PRECISION")
+    by_adamw = make("dsh", bits=32, warm_start_optimizer="adamw").fit(train)
+    assert not any(e.get("cached") for e in by_adamw.history_)  # another optimiser: its own
+
+
+@pytest.mark.parametrize(
+    ("settings", "warm_start", "hashing"),
+    [({}, torch.optim.SGD, torch.optim.SGD),
+     ({"warm_start_optimizer": "adamw", "optimizer": "rmsprop"}, torch.optim.AdamW,
+      torch.optim.RMSprop),
+     ({"warm_start_optimizer": "adam", "optimizer": "adamw"}, torch.optim.Adam,
+      torch.optim.AdamW)],
+)  # fmt: skip
+def test_each_phase_trains_with_its_own_optimiser(
+    train: Subset, settings: dict[str, str], warm_start: type, hashing: type
+) -> None:
+    trainer = Trainer(make("dpsh", weight_decay=0.01, **settings), train, None)
+    assert trainer.phase == WARM_START and type(trainer.optimizer) is warm_start
+    trainer.start_hashing()
+    assert type(trainer.optimizer) is hashing
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.01
 
 
 def test_adsh_codes_its_training_items_with_v_and_others_with_the_network(

@@ -97,20 +97,20 @@ def test_width_scales_each_level_to_a_multiple_of_its_heads() -> None:
     assert channels == [20, 40, 80]  # 64, 128, 256 x 0.3 to multiples of 2, 4, 8 heads
 
 
-def test_the_shape_is_recorded_and_checked() -> None:
+def test_the_shape_is_recorded_and_checked_before_any_data_is_read() -> None:
     params = create_method("hybridhash", bits=16).get_params()
     assert (params["backbone"], params["patch_size"], params["embed_dims"]) == (
         "hybridhash", 4, [64, 128, 256],
     )  # fmt: skip
-    with pytest.raises(HashbenchError, match="one entry per level"):
-        network("scratch", depths=[2, 2])
-    with pytest.raises(HashbenchError, match="must give a token map divisible"):
-        network("scratch", patch_size=16)
+    with pytest.raises(HashbenchError, match="one entry per level, got 3, 3 and 2"):
+        create_method("hybridhash", bits=16, depths=[2, 2])
+    with pytest.raises(HashbenchError, match="must give a token map divisible into 4 x 4"):
+        create_method("hybridhash", bits=16, patch_size=16)  # 2 x 2 tokens
 
 
 def test_any_width_builds_and_the_backbone_goes_only_with_its_method() -> None:
     assert network("scratch", bits=16, width=0.35) is not None  # 44 channels: 4 global heads
     with pytest.raises(HashbenchError, match="leave backbone at hybridhash"):
-        create_method("hybridhash", bits=16, backbone="airbench").network_options()
+        create_method("hybridhash", bits=16, backbone="airbench")
     with pytest.raises(HashbenchError, match="HybridHash's own network"):
         build_network(get_backbone("hybridhash"), 1.0, None, 16, 1, {})

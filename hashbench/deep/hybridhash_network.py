@@ -15,6 +15,7 @@ tokens are the pooled positions.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,30 @@ class HashBranches(nn.Module):
         return self.pool(self.local(x) + self.global_branch(x))
 
 
+def check_shape(
+    image_size: int,
+    patch_size: int,
+    embed_dims: Sequence[int],
+    num_heads: Sequence[int],
+    depths: Sequence[int],
+) -> int:
+    """The side of a level's blocks, in tokens; an error for a shape the levels cannot take."""
+    levels = len(embed_dims)
+    if not len(num_heads) == len(depths) == levels:
+        raise HashbenchError(
+            f"hybridhash: embed_dims, num_heads and depths need one entry per level, got "
+            f"{len(embed_dims)}, {len(num_heads)} and {len(depths)}"
+        )
+    side = image_size // patch_size
+    block_side = 2 ** (levels - 1)
+    if image_size % patch_size or side % block_side or side // block_side < 2:
+        raise HashbenchError(
+            f"hybridhash: a {image_size}-pixel image in {patch_size}-pixel patches must give a "
+            f"token map divisible into {block_side} x {block_side} blocks of at least 2 x 2"
+        )
+    return side // block_side
+
+
 def build_hybridhash(
     width: float,
     weights: Path | None,
@@ -118,20 +143,8 @@ def build_hybridhash(
 
     ``width`` scales every level's embedding (to a multiple of its heads), as it scales the
     other backbones' channels."""
+    block_size = check_shape(image_size, patch_size, embed_dims, num_heads, depths)
     levels = len(embed_dims)
-    if not len(num_heads) == len(depths) == levels:
-        raise HashbenchError(
-            f"hybridhash: embed_dims, num_heads and depths need one entry per level, got "
-            f"{len(embed_dims)}, {len(num_heads)} and {len(depths)}"
-        )
-    side = image_size // patch_size
-    block_side = 2 ** (levels - 1)
-    if image_size % patch_size or side % block_side or side // block_side < 2:
-        raise HashbenchError(
-            f"hybridhash: a {image_size}-pixel image in {patch_size}-pixel patches must give a "
-            f"token map divisible into {block_side} x {block_side} blocks of at least 2 x 2"
-        )
-    block_size = side // block_side
     embed_dims = tuple(
         max(heads, round(dim * width / heads) * heads)
         for dim, heads in zip(embed_dims, num_heads, strict=True)

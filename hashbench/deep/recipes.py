@@ -26,7 +26,7 @@ from hashbench.deep.backbones import get_backbone
 from hashbench.errors import HashbenchError
 
 PRESETS = ("scratch", "paper")
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "exponential", "constant")
 #: Share of the steps over which "onecycle" ramps the learning rate up.
 ONECYCLE_WARMUP = 0.2
@@ -44,8 +44,7 @@ class Recipe:
     epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
     batch_size: int
     #: The hashing phase's optimiser: sgd | rmsprop (momentum as its own; DeepHash-pytorch's
-    #: choice) | adam (ignores momentum and nesterov). The warm start always runs SGD, with
-    #: this recipe's momentum, nesterov and weight decay.
+    #: choice) | adam | adamw (decoupled weight decay; both ignore momentum and nesterov).
     optimizer: str
     lr: float
     momentum: float
@@ -57,6 +56,7 @@ class Recipe:
     translate: int  # random translations of up to this many pixels (stored resolution)
     warm_start_epochs: int  # cross-entropy epochs on the training labels before hashing
     warm_start_lr: float
+    warm_start_optimizer: str  # one of OPTIMIZERS; sgd for every method but HybridHash
     label_smoothing: float  # of the warm start's cross-entropy
     val_topk: int | None  # model selection by validation mAP@val_topk (None: all)
 
@@ -80,6 +80,7 @@ SCRATCH = Recipe(
     translate=2,
     warm_start_epochs=30,
     warm_start_lr=0.2,
+    warm_start_optimizer="sgd",
     label_smoothing=0.2,
     val_topk=5000,
 )
@@ -143,11 +144,12 @@ def resolve(
 
 def check(method: str, preset: str, recipe: Recipe) -> None:
     get_backbone(recipe.backbone)
-    if recipe.optimizer not in OPTIMIZERS:
-        raise HashbenchError(
-            f"{method}: unknown optimizer {recipe.optimizer!r}; choose one of "
-            f"{', '.join(OPTIMIZERS)}"
-        )
+    for name in ("optimizer", "warm_start_optimizer"):
+        if getattr(recipe, name) not in OPTIMIZERS:
+            raise HashbenchError(
+                f"{method}: unknown {name} {getattr(recipe, name)!r}; choose one of "
+                f"{', '.join(OPTIMIZERS)}"
+            )
     if recipe.schedule not in SCHEDULES:
         raise HashbenchError(
             f"{method}: unknown schedule {recipe.schedule!r}; choose one of {', '.join(SCHEDULES)}"

@@ -160,15 +160,16 @@ class Trainer:
         self.method.start_hashing(self.context)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
-        """The recipe's optimiser in the hashing phase; SGD in the shared warm start."""
+        """The phase's optimiser (its rate is set step by step in run_epoch)."""
         recipe, parameters = self.recipe, self.network.parameters()
-        kind = recipe.optimizer if self.phase == HASHING else "sgd"
+        kind = recipe.optimizer if self.phase == HASHING else recipe.warm_start_optimizer
         if kind == "rmsprop":
             return torch.optim.RMSprop(
                 parameters, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
             )
-        if kind == "adam":
-            return torch.optim.Adam(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+        if kind in ("adam", "adamw"):
+            adam = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+            return adam(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
         return torch.optim.SGD(
             parameters,
             lr=recipe.lr,
@@ -384,6 +385,12 @@ class Trainer:
             "classes": self.classes,
             "weights": None if weights is None else checkpoint.file_identity(weights),
             **({"network": self.network_options} if self.network_options else {}),
+            # Left out at sgd, its value before it was a setting, so cached warm starts stay.
+            **(
+                {"optimizer": recipe.warm_start_optimizer}
+                if recipe.warm_start_optimizer != "sgd"
+                else {}
+            ),
             **{
                 name: getattr(recipe, name)
                 for name in (
