@@ -33,5 +33,11 @@ for lr in 0.002 0.005 0.01; do
 done
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 16,32,48,64 \
   $(half dsdh dch ddsh hashnet csq) --results "$out"
+# HybridHash: its own network at its scratch shape (width 1) under AdamW; the hashing rate on
+# validation at 48 bits, then the four bit lengths at the chosen rate (its default).
+for lr in 0.001 0.0003; do
+  hashbench run --methods hybridhash $data --bits 48 --set hybridhash.lr=$lr --results "$out/sweep"
+done
+hashbench run --methods hybridhash $data --bits 16,32,48,64 --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=3 --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=4 --results "$out"

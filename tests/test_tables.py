@@ -155,3 +155,16 @@ def test_a_changed_default_turns_older_runs_into_variants() -> None:
     assert variant(older) == {"lr": params["lr"] / 2}  # run when its default was another
     plugin = {"method": "not-installed", "bits": 16, "variant": {"a": 1}, "config": {"params": {}}}
     assert variant(plugin) == {"a": 1}  # the method is gone: the variant it was run as
+
+
+def test_a_record_older_than_a_parameter_ran_at_its_old_value() -> None:
+    from hashbench import create_method
+    from hashbench.experiment.records import variant
+
+    params = create_method("hybridhash", bits=16).get_params()
+    assert params["warm_start_optimizer"] == "adamw"  # its default; sgd before it was a setting
+    del params["warm_start_optimizer"]
+    record = {"method": "hybridhash", "bits": 16, "variant": {}, "config": {"params": params}}
+    assert variant(record) == {"warm_start_optimizer": "sgd"}
+    itq = {"method": "itq", "bits": 16, "variant": {}, "config": {"params": {}}}
+    assert variant(itq) == {}  # a parameter it does not have is never a departure

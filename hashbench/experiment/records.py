@@ -16,7 +16,7 @@ from typing import Any
 
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
-from hashbench.method import without_added_defaults
+from hashbench.method import ADDED_PARAMETERS, without_added_defaults
 
 SCHEMA_VERSION = 1
 
@@ -92,9 +92,11 @@ def departures(method: str, bits: int, params: dict[str, Any]) -> dict[str, Any]
     defaults = _defaults(method, bits)
     if defaults is None:
         return None
+    # A record older than a parameter lacks it and ran at its old value.
+    older = {key: value for key, value in ADDED_PARAMETERS.items() if key in defaults}
     return {
         key: value
-        for key, value in params.items()
+        for key, value in {**older, **params}.items()
         if _canonical(defaults.get(key)) != _canonical(value)
     }
 
