@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import rc_context
+from cycler import cycler
+from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -33,6 +34,8 @@ STYLE = {
     "lines.markersize": 3.5,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    # Ten colours, solid then dashed: twenty series stay apart (the deep table has twelve).
+    "axes.prop_cycle": cycler(linestyle=["-", "--"]) * cycler(color=colormaps["tab10"].colors),
 }
 KINDS = ("regions", "convergence", "pr")
 
@@ -106,7 +109,9 @@ def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = Non
     if not histories:
         raise HashbenchError("no records with a training history (deep methods) to plot")
     with rc_context(STYLE):
-        figure = Figure(figsize=(COLUMN_WIDTH_IN, 3.6))
+        # The legend sits below both panels, never over a curve; the figure grows with it.
+        legend_rows = -(-len(histories) // 2)
+        figure = Figure(figsize=(COLUMN_WIDTH_IN, 3.6 + 0.14 * legend_rows), layout="constrained")
         loss_axis, map_axis = figure.subplots(2, 1, sharex=True)
         for key in sorted(histories, key=lambda k: (method_rank(k.split()[0].lower()), k)):
             history = histories[key]
@@ -117,14 +122,17 @@ def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = Non
                 val_map = [entry["val_map"] for entry in history]
                 map_axis.plot(epochs, val_map, marker=".", label=key)
         loss_axis.set(ylabel="training loss")
+        # Losses differ in scale by orders of magnitude between methods (ADSH's and DDSH's
+        # grow with K^2): a log axis keeps each one's descent visible.
+        if all(entry["loss"] > 0 for history in histories.values() for entry in history):
+            loss_axis.set_yscale("log")
         map_axis.set(xlabel="epoch", ylabel="validation mAP")
         epochs_drawn = sorted({e["epoch"] for h in histories.values() for e in h})
         if len(epochs_drawn) <= 12:
             map_axis.set_xticks(epochs_drawn)
         else:
             map_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        loss_axis.legend(loc="upper right", ncols=2)
-        figure.tight_layout()
+        figure.legend(*loss_axis.get_legend_handles_labels(), loc="outside lower center", ncols=2)
     return figure
 
 
@@ -139,7 +147,9 @@ def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> Figure:
     for record in drawn:
         by_series[labels[id(record)]].append(record)
     with rc_context(STYLE):
-        figure = Figure(figsize=(2 * COLUMN_WIDTH_IN, 2.6))
+        legend_rows = -(-len(by_series) // 4)
+        height = 2.6 + 0.14 * legend_rows
+        figure = Figure(figsize=(2 * COLUMN_WIDTH_IN, height), layout="constrained")
         pr_axis, pn_axis = figure.subplots(1, 2)
         for series in sorted(by_series, key=lambda s: (method_rank(s.split()[0].lower()), s)):
             group = by_series[series]
@@ -152,14 +162,15 @@ def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> Figure:
                 if key.startswith("precision@") and key.split("@")[1].isdigit()
             )
             at_n = [np.mean([r["metrics"][f"precision@{n}"] for r in group]) for n in depths]
-            pn_axis.plot(depths, at_n, marker=".", color=line.get_color(), label=series)
+            pn_axis.plot(
+                depths, at_n, marker=".", color=line.get_color(), linestyle=line.get_linestyle()
+            )
         pr_axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
         pr_axis.set_title(f"precision-recall, {bits} bits")
         pn_axis.set(xlabel="number of retrieved items N", ylabel="precision@N", ylim=(0, 1.02))
         pn_axis.set_xscale("log")
         pn_axis.set_title(f"precision@N, {bits} bits")
-        pn_axis.legend(loc="lower left", ncols=2)
-        figure.tight_layout()
+        figure.legend(*pr_axis.get_legend_handles_labels(), loc="outside lower center", ncols=4)
     return figure
 
 
