@@ -41,3 +41,14 @@ done
 hashbench run --methods hybridhash $data --bits 16,32,48,64 --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=3 --results "$out"
 hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.regions=4 --results "$out"
+# DSH, ADSH and DMRH: the hashing learning rate on validation at 48 bits, about 3x either side
+# of the default (DMRH as DPSH); the default's point is the main grid's own 48-bit record.
+for lr in 0.003 0.03; do
+  hashbench run --methods dsh $data --bits 48 $(half dsh) --set dsh.lr=$lr --results "$out/sweep"
+done
+for lr in 0.002 0.01; do
+  hashbench run --methods adsh $data --bits 48 $(half adsh) --set adsh.lr=$lr --results "$out/sweep"
+done
+for lr in 0.02 0.1; do
+  hashbench run --methods dmrh $data --bits 48 $(half dmrh) --set dmrh.lr=$lr --results "$out/sweep"
+done
