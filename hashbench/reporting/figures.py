@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, rc_context
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.rcsetup import cycler
 from matplotlib.ticker import MaxNLocator
@@ -63,6 +64,24 @@ def _series_labels(records: Sequence[dict[str, Any]]) -> dict[int, str]:
     return labels
 
 
+def _in_table_order(series: Iterable[str]) -> list[str]:
+    """Series labels in the tables' method order (a label starts with its method's name)."""
+    return sorted(series, key=lambda label: (method_rank(label.split()[0].lower()), label))
+
+
+def _figure_with_legend_below(
+    width: float, panels_height: float, series: int, columns: int
+) -> Figure:
+    """A figure whose legend will sit below its panels, never over a curve: its height grows
+    by one legend row per ``columns`` series."""
+    legend_rows = -(-series // columns)
+    return Figure(figsize=(width, panels_height + 0.14 * legend_rows), layout="constrained")
+
+
+def _legend_below(figure: Figure, axis: Axes, columns: int) -> None:
+    figure.legend(*axis.get_legend_handles_labels(), loc="outside lower center", ncols=columns)
+
+
 def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> Figure:
     """mAP against the number of regions N: a line per bit length, a panel per protocol."""
     points: dict[str, dict[int, dict[int, list[float]]]] = defaultdict(
@@ -109,11 +128,9 @@ def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = Non
     if not histories:
         raise HashbenchError("no records with a training history (deep methods) to plot")
     with rc_context(STYLE):
-        # The legend sits below both panels, never over a curve; the figure grows with it.
-        legend_rows = -(-len(histories) // 2)
-        figure = Figure(figsize=(COLUMN_WIDTH_IN, 3.6 + 0.14 * legend_rows), layout="constrained")
+        figure = _figure_with_legend_below(COLUMN_WIDTH_IN, 3.6, len(histories), columns=2)
         loss_axis, map_axis = figure.subplots(2, 1, sharex=True)
-        for key in sorted(histories, key=lambda k: (method_rank(k.split()[0].lower()), k)):
+        for key in _in_table_order(histories):
             history = histories[key]
             epochs = [entry["epoch"] for entry in history]
             losses = [entry["loss"] for entry in history]
@@ -132,7 +149,7 @@ def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = Non
             map_axis.set_xticks(epochs_drawn)
         else:
             map_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        figure.legend(*loss_axis.get_legend_handles_labels(), loc="outside lower center", ncols=2)
+        _legend_below(figure, loss_axis, columns=2)
     return figure
 
 
@@ -147,11 +164,9 @@ def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> Figure:
     for record in drawn:
         by_series[labels[id(record)]].append(record)
     with rc_context(STYLE):
-        legend_rows = -(-len(by_series) // 4)
-        height = 2.6 + 0.14 * legend_rows
-        figure = Figure(figsize=(2 * COLUMN_WIDTH_IN, height), layout="constrained")
+        figure = _figure_with_legend_below(2 * COLUMN_WIDTH_IN, 2.6, len(by_series), columns=4)
         pr_axis, pn_axis = figure.subplots(1, 2)
-        for series in sorted(by_series, key=lambda s: (method_rank(s.split()[0].lower()), s)):
+        for series in _in_table_order(by_series):
             group = by_series[series]
             recall = np.mean([r["curves"]["pr_recall"] for r in group], axis=0)
             precision = np.mean([r["curves"]["pr_precision"] for r in group], axis=0)
@@ -170,7 +185,7 @@ def pr_figure(records: Iterable[dict[str, Any]], bits: int) -> Figure:
         pn_axis.set(xlabel="number of retrieved items N", ylabel="precision@N", ylim=(0, 1.02))
         pn_axis.set_xscale("log")
         pn_axis.set_title(f"precision@N, {bits} bits")
-        figure.legend(*pr_axis.get_legend_handles_labels(), loc="outside lower center", ncols=4)
+        _legend_below(figure, pr_axis, columns=4)
     return figure
 
 
