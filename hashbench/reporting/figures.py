@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from hashbench.errors import HashbenchError
 from hashbench.experiment.records import variant
 from hashbench.fileio import atomic_write
-from hashbench.reporting.tables import method_label, method_rank, metric_key
+from hashbench.reporting.tables import method_label, method_rank, metric_key, variant_label
 
 COLUMN_WIDTH_IN = 3.4
 STYLE = {
@@ -83,28 +83,38 @@ def _legend_below(figure: Figure, axis: Axes, columns: int) -> None:
 
 
 def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> Figure:
-    """mAP against the number of regions N: a line per bit length, a panel per protocol."""
-    points: dict[str, dict[int, dict[int, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    for record in records:
-        if record["method"] == method and "regions" in record["config"]["params"]:
-            value = record["metrics"][metric_key(record, "map")]
-            regions = int(record["config"]["params"]["regions"])
-            points[record["protocol"]["name"]][record["bits"]][regions].append(value)
-    if not points:
+    """mAP against the number of regions N, a panel per protocol: a line per bit length and
+    per setting besides N (runs at another learning rate are another line, never averaged
+    in), seeds averaged with their spread as error bars."""
+    drawn = [
+        record
+        for record in records
+        if record["method"] == method and "regions" in record["config"]["params"]
+    ]
+    if not drawn:
         raise HashbenchError(
             f"no {method} records with a 'regions' parameter; run the N sweep first"
         )
+    others = [{k: v for k, v in variant(record).items() if k != "regions"} for record in drawn]
+    shared = set.intersection(*({(k, repr(v)) for k, v in o.items()} for o in others))
+    points: dict[str, dict[tuple[int, str], dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for record, other in zip(drawn, others, strict=True):
+        setting = variant_label({k: v for k, v in other.items() if (k, repr(v)) not in shared})
+        line = (record["bits"], f"{record['bits']} bits" + (f" ({setting})" if setting else ""))
+        value = record["metrics"][metric_key(record, "map")]
+        regions = int(record["config"]["params"]["regions"])
+        points[record["protocol"]["name"]][line][regions].append(value)
     with rc_context(STYLE):
         figure = Figure(figsize=(COLUMN_WIDTH_IN * min(len(points), 2), 2.4))
         axes = figure.subplots(1, len(points), squeeze=False)
-        for axis, (protocol, by_bits) in zip(axes[0], sorted(points.items()), strict=True):
-            for bits, by_regions in sorted(by_bits.items()):
+        for axis, (protocol, by_line) in zip(axes[0], sorted(points.items()), strict=True):
+            for (_, label), by_regions in sorted(by_line.items()):
                 n = sorted(by_regions)
                 mean = [np.mean(by_regions[k]) for k in n]
                 std = [np.std(by_regions[k]) for k in n]
-                axis.errorbar(n, mean, yerr=std, marker="o", capsize=2, label=f"{bits} bits")
+                axis.errorbar(n, mean, yerr=std, marker="o", capsize=2, label=label)
             axis.set(title=protocol, xlabel="regions per side N", ylabel="mAP")
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.legend(loc="lower right")
