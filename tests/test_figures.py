@@ -10,11 +10,11 @@ from hashbench.errors import HashbenchError
 from hashbench.reporting.figures import regions_figure
 
 
-def dmrh_record(regions: int, seed: int, value: float, **changed: float) -> dict:
-    params = {**create_method("dmrh", bits=48).get_params(), "regions": regions, **changed}
+def dmrh_record(regions: int, seed: int, value: float, bits: int = 48, **changed: float) -> dict:
+    params = {**create_method("dmrh", bits=bits).get_params(), "regions": regions, **changed}
     return {
         "method": "dmrh",
-        "bits": 48,
+        "bits": bits,
         "seed": seed,
         "config": {"params": params},
         "protocol": {"name": "cifar10", "topk": None},
@@ -56,3 +56,11 @@ def test_no_regions_records_is_an_error_naming_the_n_sweep() -> None:
     itq = {"method": "itq", "bits": 48, "config": {"params": {}}}
     with pytest.raises(HashbenchError, match="N sweep"):
         regions_figure([itq])
+
+
+def test_bits_keeps_only_that_code_length() -> None:
+    records = [dmrh_record(n, 0, 0.5, width=0.5) for n in (1, 2)]
+    records.append(dmrh_record(2, 0, 0.4, bits=16))
+    assert list(drawn_lines(records)) == ["16 bits", "48 bits (width=0.5)"]
+    (axis,) = regions_figure(records, bits=16).axes
+    assert axis.get_legend_handles_labels()[1] == ["16 bits"]

@@ -220,7 +220,9 @@ def add_figure(commands_: argparse._SubParsersAction) -> None:
         "against epoch; pr: precision-recall per method",
     )
     add_results(figure)
-    figure.add_argument("--bits", type=int, help="the code length to draw (convergence, pr)")
+    figure.add_argument(
+        "--bits", type=int, help="the code length to draw (default: every one; pr: 64)"
+    )
     figure.add_argument("--protocols", type=name_list, help="only these protocols' records")
     figure.add_argument(
         "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"

@@ -82,14 +82,18 @@ def _legend_below(figure: Figure, axis: Axes, columns: int) -> None:
     figure.legend(*axis.get_legend_handles_labels(), loc="outside lower center", ncols=columns)
 
 
-def regions_figure(records: Iterable[dict[str, Any]], method: str = "dmrh") -> Figure:
-    """mAP against the number of regions N, a panel per protocol: a line per bit length and
-    per setting besides N (runs at another learning rate are another line, never averaged
-    in), seeds averaged with their spread as error bars."""
+def regions_figure(
+    records: Iterable[dict[str, Any]], bits: int | None = None, method: str = "dmrh"
+) -> Figure:
+    """mAP against the number of regions N, a panel per protocol: a line per bit length (only
+    ``bits`` if given) and per setting besides N (runs at another learning rate are another
+    line, never averaged in), seeds averaged with their spread as error bars."""
     drawn = [
         record
         for record in records
-        if record["method"] == method and "regions" in record["config"]["params"]
+        if record["method"] == method
+        and "regions" in record["config"]["params"]
+        and bits in (None, record["bits"])
     ]
     if not drawn:
         raise HashbenchError(
@@ -203,7 +207,7 @@ def make_figure(
     kind: str, records: Sequence[dict[str, Any]], out_stem: Path, bits: int | None = None
 ) -> list[Path]:
     if kind == "regions":
-        figure = regions_figure(records)
+        figure = regions_figure(records, bits)
     elif kind == "convergence":
         figure = convergence_figure(records, bits)
     elif kind == "pr":

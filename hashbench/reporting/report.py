@@ -153,7 +153,7 @@ def _usual_bits(runs: list[Run]) -> int:
 
 def _figures(records: list[dict[str, Any]], bits: int) -> Iterator[str]:
     drawers = {
-        "mAP against the number of regions N": lambda: figures.regions_figure(records),
+        "mAP against the number of regions N": lambda: figures.regions_figure(records, bits),
         "convergence": lambda: figures.convergence_figure(records, bits),
         "precision-recall and precision@N": lambda: figures.pr_figure(records, bits),
     }
