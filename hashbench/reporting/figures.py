@@ -121,7 +121,7 @@ def regions_figure(
                 axis.errorbar(n, mean, yerr=std, marker="o", capsize=2, label=label)
             axis.set(title=protocol, xlabel="regions per side N", ylabel="mAP")
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.legend(loc="lower right")
+            axis.legend(loc="best")
         figure.tight_layout()
     return figure
 
