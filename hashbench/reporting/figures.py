@@ -51,17 +51,24 @@ def save(figure: Figure, stem: Path) -> list[Path]:
     return paths
 
 
+def _distinguishing(settings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each series' settings less those every series drawn shares (they would only clutter
+    the legend)."""
+    items = [{(k, repr(v)) for k, v in own.items()} for own in settings]
+    common = set.intersection(*items) if items else set()
+    return [
+        {k: own[k] for k, _ in keys - common} for own, keys in zip(settings, items, strict=True)
+    ]
+
+
 def _series_labels(records: Sequence[dict[str, Any]]) -> dict[int, str]:
     """A legend label per record: its method, and the hyper-parameters in which it differs
-    from the other records drawn (settings they all share would only clutter the legend)."""
-    variants = [variant(record) for record in records]
-    items = [{(k, repr(v)) for k, v in settings.items()} for settings in variants]
-    common = set.intersection(*items) if items else set()
-    labels = {}
-    for record, settings, own in zip(records, variants, items, strict=True):
-        shown = {k: settings[k] for k, _ in own - common}
-        labels[id(record)] = method_label(record["method"], shown)
-    return labels
+    from the other records drawn."""
+    shown = _distinguishing([variant(record) for record in records])
+    return {
+        id(record): method_label(record["method"], own)
+        for record, own in zip(records, shown, strict=True)
+    }
 
 
 def _in_table_order(series: Iterable[str]) -> list[str]:
@@ -99,13 +106,14 @@ def regions_figure(
         raise HashbenchError(
             f"no {method} records with a 'regions' parameter; run the N sweep first"
         )
-    others = [{k: v for k, v in variant(record).items() if k != "regions"} for record in drawn]
-    shared = set.intersection(*({(k, repr(v)) for k, v in o.items()} for o in others))
+    others = _distinguishing(
+        [{k: v for k, v in variant(record).items() if k != "regions"} for record in drawn]
+    )
     points: dict[str, dict[tuple[int, str], dict[int, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
     for record, other in zip(drawn, others, strict=True):
-        setting = variant_label({k: v for k, v in other.items() if (k, repr(v)) not in shared})
+        setting = variant_label(other)
         line = (record["bits"], f"{record['bits']} bits" + (f" ({setting})" if setting else ""))
         value = record["metrics"][metric_key(record, "map")]
         regions = int(record["config"]["params"]["regions"])
