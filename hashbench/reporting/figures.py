@@ -104,7 +104,9 @@ def regions_figure(
     ]
     if not drawn:
         raise HashbenchError(
-            f"no {method} records with a 'regions' parameter; run the N sweep first"
+            f"no {method} records with a 'regions' parameter"
+            + (f" at {bits} bits" if bits else "")
+            + "; run the N sweep first"
         )
     others = _distinguishing(
         [{k: v for k, v in variant(record).items() if k != "regions"} for record in drawn]
