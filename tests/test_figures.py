@@ -1,13 +1,15 @@
-"""The regions figure: a line per bit length and per setting besides N, seeds averaged."""
+"""The regions figure: a line per bit length and per setting besides N, seeds averaged; and
+saved figures keep every artist."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from hashbench import create_method
 from hashbench.errors import HashbenchError
-from hashbench.reporting.figures import regions_figure
+from hashbench.reporting.figures import convergence_figure, regions_figure, save
 
 
 def dmrh_record(regions: int, seed: int, value: float, bits: int = 48, **changed: float) -> dict:
@@ -64,3 +66,20 @@ def test_bits_keeps_only_that_code_length() -> None:
     assert list(drawn_lines(records)) == ["16 bits", "48 bits (width=0.5)"]
     (axis,) = regions_figure(records, bits=16).axes
     assert axis.get_legend_handles_labels()[1] == ["16 bits"]
+
+
+def test_a_saved_figure_keeps_a_legend_wider_than_its_panels(tmp_path) -> None:
+    history = [{"epoch": e, "loss": 1 / e, "phase": "hashing", "val_map": e / 10} for e in (1, 2)]
+    records = [
+        {**dmrh_record(n, 0, 0.5, lr=lr, width=0.25), "history": history}
+        for n in (1, 2, 3, 4)
+        for lr in (0.0123456, 0.0654321)
+    ]
+    figure = convergence_figure(records)
+    figure.set_dpi(300)  # the dpi save() writes at, so text is measured as it will be drawn
+    figure.draw_without_rendering()
+    (legend,) = figure.legends
+    legend_px = legend.get_window_extent().width
+    assert legend_px > figure.get_figwidth() * 300  # the labels are wider than the column
+    (png, _) = save(figure, tmp_path / "convergence")
+    assert Image.open(png).width >= legend_px

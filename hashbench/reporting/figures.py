@@ -39,6 +39,9 @@ STYLE = {
     "axes.prop_cycle": cycler(linestyle=["-", "--"]) * cycler(color=colormaps["tab10"].colors),
 }
 KINDS = ("regions", "convergence", "pr")
+#: savefig's options for every file and page: the canvas grows to hold every artist, so a
+#: legend wider than its column-width panels is never cut off at the edges.
+SAVE_OPTIONS: dict[str, Any] = {"bbox_inches": "tight", "pad_inches": 0.02}
 
 
 def save(figure: Figure, stem: Path) -> list[Path]:
@@ -46,7 +49,10 @@ def save(figure: Figure, stem: Path) -> list[Path]:
     paths = []
     for suffix in ("png", "pdf"):
         path = stem.with_suffix(f".{suffix}")
-        atomic_write(path, lambda handle, s=suffix: figure.savefig(handle, format=s, dpi=300))
+        atomic_write(
+            path,
+            lambda handle, s=suffix: figure.savefig(handle, format=s, dpi=300, **SAVE_OPTIONS),
+        )
         paths.append(path)
     return paths
 

@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from hashbench.reporting.figures import SAVE_OPTIONS
+
 #: Inlined figures are drawn for a screen, not for print.
 FIGURE_DPI = 150
 THUMBNAIL_PX = 48
@@ -70,7 +72,7 @@ def document(title: str, body: Iterable[str]) -> str:
 
 def figure_img(figure: Figure, alt: str) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI, **SAVE_OPTIONS)
     return f'<figure class="plot">{_png_img(buffer.getvalue(), alt)}</figure>'
 
 
