@@ -30,7 +30,12 @@ from hashbench.errors import HashbenchError
 #: Parameters added after runs were first recorded, with the value every older run used: a
 #: parameter at that value is left out of a run's identity (its record's config hash, its
 #: checkpoint's fingerprint), so that older records keep their names and checkpoints resume.
-ADDED_PARAMETERS: dict[str, Any] = {"optimizer": "sgd", "warm_start_optimizer": "sgd"}
+ADDED_PARAMETERS: dict[str, Any] = {
+    "optimizer": "sgd",
+    "warm_start_optimizer": "sgd",
+    "warm_start_batch_size": 512,
+    "test_flips": False,
+}
 
 
 def without_added_defaults(params: dict[str, Any]) -> dict[str, Any]:

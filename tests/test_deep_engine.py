@@ -103,6 +103,7 @@ def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
         150,
     )
     assert dpsh["warm_start_epochs"] == 0 and dpsh["flip"] is False and dpsh["translate"] == 0
+    assert dpsh["test_flips"] is False
     dmrh = create_method("dmrh", bits=24, preset="paper", weights=weights).get_params()
     assert (dmrh["lr"], dmrh["batch_size"], dmrh["eta"], dmrh["regions"]) == (0.1, 32, 0.02, 2)
     adsh = create_method("adsh", bits=24, preset="paper", weights=weights).get_params()
@@ -119,6 +120,7 @@ def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
         ({"epoch": 3}, "dpsh has no parameter epoch"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
         ({"batch_size": 1}, "batch_size must be an integer >= 2"),
+        ({"warm_start_batch_size": 0}, "warm_start_batch_size must be an integer >= 2"),
         ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
         ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
         ({"lr": 0}, "lr must be positive"),

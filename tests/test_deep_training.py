@@ -20,6 +20,7 @@ from hashbench.evaluation.evaluator import mean_average_precision
 TINY: dict[str, Any] = {
     "width": 0.125,
     "batch_size": 16,
+    "warm_start_batch_size": 16,
     "warm_start_epochs": 1,
     "epochs": 2,
     "val_topk": None,
@@ -130,6 +131,29 @@ def test_dmrh_code_is_the_sign_of_the_mean_of_its_regional_outputs(train) -> Non
     fused = regional.mean(dim=(2, 3))
     assert not torch.allclose(regional[:, :, 0, 0], fused)  # regions do differ
     np.testing.assert_array_equal(method.encode(train.inputs[:8]), (fused > 0).numpy())
+
+
+def test_test_flips_code_an_image_and_its_mirror_image_alike(train) -> None:
+    mirrored = np.ascontiguousarray(train.inputs[:, :, ::-1])
+    plain = make("dpsh", test_flips=False).fit(train)
+    assert not np.array_equal(plain.encode(train.inputs), plain.encode(mirrored))
+    flips = make("dpsh", test_flips=True).fit(train)
+    np.testing.assert_array_equal(flips.encode(train.inputs), flips.encode(mirrored))
+    # The mean of the two views' outputs (in the precision encoding uses), not either alone.
+    images = torch.from_numpy(train.inputs[:8])
+    with torch.no_grad(), device.autocast(torch.device("cpu")):
+        views = [flips.network_.regional(x.permute(0, 3, 1, 2)).mean(dim=1)
+                 for x in (images, images.flip(2))]  # fmt: skip
+    np.testing.assert_array_equal(
+        flips.encode(train.inputs[:8]), ((views[0] + views[1]) / 2 > 0).numpy()
+    )
+
+
+def test_each_phase_batches_at_its_own_size(train: Subset) -> None:
+    trainer = Trainer(make("dpsh", warm_start_batch_size=8, batch_size=32), train, None)
+    assert [len(b) for b in trainer.shuffled_batches()] == [8] * 8
+    trainer.start_hashing()
+    assert [len(b) for b in trainer.shuffled_batches()] == [32, 32]
 
 
 def test_same_seed_same_training_other_seed_other_codes(train) -> None:

@@ -10,7 +10,13 @@ import pytest
 from hashbench import HashbenchError, Subset, create_method, get_method, list_methods
 
 #: Small settings so deep methods finish the contract in seconds on a CPU.
-_TINY_DEEP = {"width": 0.125, "batch_size": 32, "warm_start_epochs": 1, "epochs": 2}
+_TINY_DEEP = {
+    "width": 0.125,
+    "batch_size": 32,
+    "warm_start_batch_size": 32,
+    "warm_start_epochs": 1,
+    "epochs": 2,
+}
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "dpsh": _TINY_DEEP,
     "dsh": _TINY_DEEP,
@@ -23,6 +29,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "csq": _TINY_DEEP,
     "hybridhash": {
         "batch_size": 32,
+        "warm_start_batch_size": 32,
         "warm_start_epochs": 1,
         "epochs": 2,
         "embed_dims": [16, 32],

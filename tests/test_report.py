@@ -25,7 +25,8 @@ from hashbench.reporting.tables import render, summarise
 REQUIRE_BROWSER = "HASHBENCH_REQUIRE_BROWSER"
 #: A tiny but real deep run, so the page has a training history to draw.
 TINY_DPSH = ["--set", "dpsh.width=0.125", "--set", "dpsh.epochs=2",
-             "--set", "dpsh.warm_start_epochs=1", "--set", "dpsh.batch_size=64"]  # fmt: skip
+             "--set", "dpsh.warm_start_epochs=1", "--set", "dpsh.batch_size=64",
+             "--set", "dpsh.warm_start_batch_size=64"]  # fmt: skip
 
 
 # --- diagnostics and rankings, against brute force -------------------------------------------

@@ -17,6 +17,7 @@ TINY_DEEP = {
     "warm_start_epochs": 1,
     "epochs": 1,
     "batch_size": 32,
+    "warm_start_batch_size": 32,
     "val_topk": None,
 }
 

@@ -146,8 +146,9 @@ def list_method(name: str) -> None:
     params = create_method(name, bits=16).get_params()
     settable = {k: v for k, v in params.items() if k not in ("bits", "seed")}
     print(f"Parameters (hashbench run --set {name}.KEY=VALUE):" if settable else "No parameters.")
+    column = max((len(key) for key in settable), default=0)
     for key, value in settable.items():
-        print(f"  {key:<20} {json.dumps(value)}")
+        print(f"  {key:<{column}} {json.dumps(value)}")
 
 
 def command_table(args: argparse.Namespace) -> None:

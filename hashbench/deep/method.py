@@ -103,7 +103,8 @@ class DeepHashingMethod(HashingMethod):
         self.report_ = {"device": str(trainer.device), "precision": precision(trainer.device)}
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
-        codes = relaxed_codes(self.network_, stage_images(images, CPU), self.device_)
+        images = stage_images(images, CPU)
+        codes = relaxed_codes(self.network_, images, self.device_, self.test_flips)
         return codes.cpu().numpy()
 
 

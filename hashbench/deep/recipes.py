@@ -54,7 +54,10 @@ class Recipe:
     lr_step_epochs: int
     flip: bool  # random horizontal flips
     translate: int  # random translations of up to this many pixels (stored resolution)
+    #: Codes (and validation) from the mean of each image's and its mirror image's outputs.
+    test_flips: bool
     warm_start_epochs: int  # cross-entropy epochs on the training labels before hashing
+    warm_start_batch_size: int
     warm_start_lr: float
     warm_start_optimizer: str  # one of OPTIMIZERS; sgd for every method but HybridHash
     label_smoothing: float  # of the warm start's cross-entropy
@@ -78,9 +81,9 @@ SCRATCH = Recipe(
     lr_step_epochs=50,
     flip=True,
     translate=2,
-    #: 90 led on validation (DPSH, 48 bits: 0.804 validation mAP against 0.771, results/sweep)
-    #: but every committed deep record shares the 30-epoch warm start; moving it is owed.
+    test_flips=True,
     warm_start_epochs=30,
+    warm_start_batch_size=128,
     warm_start_lr=0.2,
     warm_start_optimizer="sgd",
     label_smoothing=0.2,
@@ -96,6 +99,7 @@ PAPER_BASE: dict[str, Any] = {
     "schedule": "step",
     "flip": False,
     "translate": 0,
+    "test_flips": False,
     "warm_start_epochs": 0,
     "label_smoothing": 0.0,
 }
@@ -159,6 +163,7 @@ def check(method: str, preset: str, recipe: Recipe) -> None:
     minimums = {
         "epochs": 1,
         "batch_size": 2,
+        "warm_start_batch_size": 2,
         "lr_step_epochs": 1,
         "translate": 0,
         "warm_start_epochs": 0,

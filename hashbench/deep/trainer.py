@@ -64,14 +64,21 @@ def stage_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def relaxed_codes(network: torch.nn.Module, images: torch.Tensor, device: torch.device) -> Any:
-    """(n, K) float32 on ``device``: the mean over regions of the network's outputs."""
+def relaxed_codes(
+    network: torch.nn.Module, images: torch.Tensor, device: torch.device, flips: bool
+) -> Any:
+    """(n, K) float32 on ``device``: the mean over regions of the network's outputs, and with
+    ``flips`` over the image and its mirror image too (test-time flips, as airbench's)."""
     network.eval()
     parts = []
     for start in range(0, len(images), ENCODE_BATCH):
         batch = images[start : start + ENCODE_BATCH].to(device, non_blocking=True)
+        batch = batch.permute(0, 3, 1, 2)
         with autocast(device):
-            parts.append(network.regional(batch.permute(0, 3, 1, 2)).mean(dim=1))
+            codes = network.regional(batch).mean(dim=1)
+            if flips:
+                codes = (codes + network.regional(batch.flip(3)).mean(dim=1)) / 2
+        parts.append(codes)
     return torch.cat(parts)
 
 
@@ -203,13 +210,15 @@ class Trainer:
     def shuffled_batches(self, indices: torch.Tensor | None = None) -> list[torch.Tensor]:
         """``indices`` (default: all) shuffled into batches equal to within one item.
 
-        Every item is used every epoch, and no batch is smaller than ``batch_size`` (unless
-        all of ``indices`` are): batch statistics and pairwise losses need full batches.
+        Every item is used every epoch, and no batch is smaller than the phase's batch size
+        (unless all of ``indices`` are): batch statistics and pairwise losses need full batches.
         """
         if indices is None:
             indices = torch.arange(self.n)
         order = indices[torch.randperm(len(indices), generator=self.sampler)]
-        count = max(1, len(order) // self.recipe.batch_size)
+        recipe = self.recipe
+        size = recipe.batch_size if self.phase == HASHING else recipe.warm_start_batch_size
+        count = max(1, len(order) // size)
         return [batch.to(self.device) for batch in order.tensor_split(count)]
 
     def run_epoch(self, epoch: int, epochs: int) -> float:
@@ -267,7 +276,11 @@ class Trainer:
 
     # -- validation and model selection ----------------------------------------------------
     def training_set_codes(self) -> torch.Tensor:
-        return relaxed_codes(self.network, self.images, self.device)
+        return relaxed_codes(self.network, self.images, self.device, self.recipe.test_flips)
+
+    def validation_codes(self) -> torch.Tensor:
+        flips = self.recipe.test_flips
+        return relaxed_codes(self.network, self.validation_images, self.device, flips)
 
     def validate(self) -> dict[str, float]:
         if self.validation is None:
@@ -275,10 +288,10 @@ class Trainer:
         if self.phase == WARM_START:
             if not self.single_label:
                 return {}
-            logits = relaxed_codes(self.network, self.validation_images, self.device)
+            logits = self.validation_codes()
             hits = logits.argmax(dim=1) == self.validation_labels.argmax(dim=1)
             return {"val_accuracy": round(float(hits.float().mean()), 5)}
-        queries = relaxed_codes(self.network, self.validation_images, self.device)
+        queries = self.validation_codes()
         database = self.method.validation_database(self.context)
         score = mean_average_precision(
             (queries > 0).to(torch.uint8).cpu().numpy(),
@@ -396,7 +409,7 @@ class Trainer:
                 for name in (
                     "backbone",
                     "width",
-                    "batch_size",
+                    "warm_start_batch_size",
                     "momentum",
                     "nesterov",
                     "weight_decay",
@@ -404,6 +417,7 @@ class Trainer:
                     "lr_step_epochs",
                     "flip",
                     "translate",
+                    "test_flips",
                     "warm_start_epochs",
                     "warm_start_lr",
                     "label_smoothing",
