@@ -4,8 +4,9 @@
 method off a busy GPU or check a GPU run's numbers on the CPU.
 
 The network runs under bf16 autocast wherever the hardware has fast bf16: CUDA GPUs from
-Ampere (compute capability 8.0) on, and CPUs with AVX512-BF16 or AMX (2.3x the fp32 images/s
-of a training step on a 2-core Xeon, see the project's fast-training notes); elsewhere, and
+Ampere (compute capability 8.0) on, and CPUs with AVX512-BF16 or AMX (2.7x the fp32 images/s
+of a DPSH hashing epoch on a 2-core Xeon with AMX, 2.3x for DMRH's 2 x 2 regions: the training
+benchmark); elsewhere, and
 whenever ``HASHBENCH_PRECISION=fp32``, in float32. Losses and the evaluator always work in
 float32.
 """
