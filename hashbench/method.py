@@ -35,6 +35,7 @@ ADDED_PARAMETERS: dict[str, Any] = {
     "warm_start_optimizer": "sgd",
     "warm_start_batch_size": 512,
     "test_flips": False,
+    "bank": False,  # DMRH's; every DPSH record names its bank
 }
 
 

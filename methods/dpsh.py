@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from hashbench.deep.hooks import TrainingContext
-from hashbench.deep.losses import pairwise_likelihood, similarity
+from hashbench.deep.losses import pairwise_likelihood
 from hashbench.deep.method import BankedHashingMethod
 from hashbench.registry import register_method
 
@@ -61,9 +61,5 @@ class DPSH(BankedHashingMethod):
     def batch_loss(
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        labels = context.labels
-        if self.bank:
-            partners, s = self.remember(indices, codes), similarity(labels[indices], labels)
-        else:
-            partners, s = codes, similarity(labels[indices], labels[indices])
+        partners, s = self.partners(context, codes, indices, self.bank)
         return dpsh_loss(codes, partners, s, self.eta, context.n)

@@ -81,7 +81,17 @@ def test_dmrh_loss_matches_the_paper_pair_by_pair(batch) -> None:
         (sign(float(h[i, k])) - float(h[i, k])) ** 2 for i in range(B) for k in range(K)
     )
     expected = pairs / B**2 + eta / (B * K) * quantisation
-    assert float(dmrh_loss(h, s, eta)) == pytest.approx(expected, rel=1e-10)
+    assert float(dmrh_loss(h, h, s, eta)) == pytest.approx(expected, rel=1e-10)
+
+
+def test_dmrh_loss_against_a_bank_pairs_the_batch_with_every_item(batch) -> None:
+    h, _ = batch
+    bank = torch.randn(7, K, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    s = (torch.arange(B)[:, None] % 2 == torch.arange(7)[None, :] % 2).double()
+    pairs = sum(likelihood_term(h[i], bank[j], float(s[i, j])) for i in range(B) for j in range(7))
+    quantisation = float((h - h.sign()).pow(2).sum())
+    expected = pairs / (B * 7) + 0.02 / (B * K) * quantisation
+    assert float(dmrh_loss(h, bank, s, 0.02)) == pytest.approx(expected, rel=1e-10)
 
 
 def test_dsh_loss_matches_the_paper_pair_by_pair(batch) -> None:

@@ -156,6 +156,14 @@ def test_each_phase_batches_at_its_own_size(train: Subset) -> None:
     assert [len(b) for b in trainer.shuffled_batches()] == [32, 32]
 
 
+def test_dmrh_pairs_batches_with_every_training_item_only_with_a_bank(train) -> None:
+    banked = make("dmrh", bank=True, warm_start_epochs=0, epochs=1).fit(train)
+    assert banked.bank_.shape == (len(train), 16)
+    assert bool((banked.bank_.abs().sum(dim=1) > 0).all())  # every item's codes were stored
+    in_batch = make("dmrh", bank=False, warm_start_epochs=0, epochs=1).fit(train)
+    assert not in_batch.bank_.any()
+
+
 def test_same_seed_same_training_other_seed_other_codes(train) -> None:
     first = make("dmrh", seed=5).fit(train)
     second = make("dmrh", seed=5).fit(train)

@@ -19,6 +19,7 @@ import torch
 
 from hashbench.deep.device import precision
 from hashbench.deep.hooks import TrainingContext
+from hashbench.deep.losses import similarity
 from hashbench.deep.recipes import RECIPE_FIELDS, Recipe, resolve
 from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
 from hashbench.method import HashingMethod, Subset
@@ -120,6 +121,16 @@ class BankedHashingMethod(DeepHashingMethod):
         """Store the batch's codes in the bank; returns the bank."""
         self.bank_[indices] = codes.detach()
         return self.bank_
+
+    def partners(
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor, bank: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The codes the batch is paired with and their similarities to it, (n, K), (B, n):
+        every training item's through the bank, or (``bank`` false) the batch's own."""
+        labels = context.labels
+        if bank:
+            return self.remember(indices, codes), similarity(labels[indices], labels)
+        return codes, similarity(labels[indices], labels[indices])
 
     def training_state(self) -> dict[str, torch.Tensor]:
         return {"bank": self.bank_}
