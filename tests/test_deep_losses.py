@@ -63,11 +63,20 @@ def test_dpsh_loss_matches_the_paper_pair_by_pair(batch) -> None:
     assert float(dpsh_loss(u, u, s, eta, n)) == pytest.approx(expected, rel=1e-10)
 
 
-def test_dpsh_loss_against_a_bank_pairs_the_batch_with_every_item(batch) -> None:
-    u, _ = batch
-    bank = torch.randn(7, K, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    s = (torch.arange(B)[:, None] % 2 == torch.arange(7)[None, :] % 2).double()
-    pairs = sum(likelihood_term(u[i], bank[j], float(s[i, j])) for i in range(B) for j in range(7))
+@pytest.fixture
+def bank() -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes of 7 training items and their similarities (5, 7) to the batch's items."""
+    codes = torch.randn(7, K, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    return codes, (torch.arange(B)[:, None] % 2 == torch.arange(7)[None, :] % 2).double()
+
+
+def bank_pairs(u: torch.Tensor, bank: torch.Tensor, s: torch.Tensor) -> float:
+    return sum(likelihood_term(u[i], bank[j], float(s[i, j])) for i in range(B) for j in range(7))
+
+
+def test_dpsh_loss_against_a_bank_pairs_the_batch_with_every_item(batch, bank) -> None:
+    (u, _), (bank, s) = batch, bank
+    pairs = bank_pairs(u, bank, s)
     quantisation = float((u - u.sign()).pow(2).sum())
     expected = pairs / (B * 7) + 10.0 / 7 * quantisation / B
     assert float(dpsh_loss(u, bank, s, 10.0, 7)) == pytest.approx(expected, rel=1e-10)
@@ -84,11 +93,9 @@ def test_dmrh_loss_matches_the_paper_pair_by_pair(batch) -> None:
     assert float(dmrh_loss(h, h, s, eta)) == pytest.approx(expected, rel=1e-10)
 
 
-def test_dmrh_loss_against_a_bank_pairs_the_batch_with_every_item(batch) -> None:
-    h, _ = batch
-    bank = torch.randn(7, K, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    s = (torch.arange(B)[:, None] % 2 == torch.arange(7)[None, :] % 2).double()
-    pairs = sum(likelihood_term(h[i], bank[j], float(s[i, j])) for i in range(B) for j in range(7))
+def test_dmrh_loss_against_a_bank_pairs_the_batch_with_every_item(batch, bank) -> None:
+    (h, _), (bank, s) = batch, bank
+    pairs = bank_pairs(h, bank, s)
     quantisation = float((h - h.sign()).pow(2).sum())
     expected = pairs / (B * 7) + 0.02 / (B * K) * quantisation
     assert float(dmrh_loss(h, bank, s, 0.02)) == pytest.approx(expected, rel=1e-10)
