@@ -49,12 +49,13 @@ class HybridHash(BankedHashingMethod):
     # validation accuracy) SGD at 0.05 reached 0.46 and AdamW 0.51 at 2e-3, 0.44 at 4e-3;
     # SGD at the shared 0.2 diverged (NaN at epoch 2). The hashing rate, from the validation
     # sweep (results/sweep/, 48 bits, seed 0): 0.001 -> 0.627, 0.0003 -> 0.600 val mAP@5000.
-    # Its AdamW rates were set at the warm-start batch of 512 without test-time flips, which
-    # it keeps: the CNNs' later batch of 128 and flips were not tried on it.
+    # Its AdamW rates were set on a 30-epoch warm start at batch 512 without test-time flips,
+    # which it keeps: the CNNs' later 60 epochs at batch 128 and flips were not tried on it.
     scratch_recipe = {
         "backbone": "hybridhash",
         "warm_start_optimizer": "adamw",
         "warm_start_lr": 2e-3,
+        "warm_start_epochs": 30,
         "warm_start_batch_size": 512,
         "test_flips": False,
         "optimizer": "adamw",
