@@ -30,12 +30,14 @@ from hashbench.errors import HashbenchError
 #: Parameters added after runs were first recorded, with the value every older run used: a
 #: parameter at that value is left out of a run's identity (its record's config hash, its
 #: checkpoint's fingerprint), so that older records keep their names and checkpoints resume.
+#: Keyed by name across methods: every older record ran its warm start at batch 512 (the
+#: batch of the preset it ran), and every DPSH record names its bank, so only DMRH's lack it.
 ADDED_PARAMETERS: dict[str, Any] = {
     "optimizer": "sgd",
     "warm_start_optimizer": "sgd",
     "warm_start_batch_size": 512,
     "test_flips": False,
-    "bank": False,  # DMRH's; every DPSH record names its bank
+    "bank": False,
 }
 
 

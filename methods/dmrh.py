@@ -79,5 +79,5 @@ class DMRH(BankedHashingMethod):
     def batch_loss(
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        partners, s = self.partners(context, codes, indices, self.bank)
+        partners, s = self.partners(context, codes, indices)
         return dmrh_loss(codes, partners, s, self.eta)

@@ -61,5 +61,5 @@ class DPSH(BankedHashingMethod):
     def batch_loss(
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
-        partners, s = self.partners(context, codes, indices, self.bank)
+        partners, s = self.partners(context, codes, indices)
         return dpsh_loss(codes, partners, s, self.eta, context.n)

@@ -235,9 +235,15 @@ def test_an_unknown_optimizer_is_refused(name: str) -> None:
         resolve("dpsh", "scratch", {name: "lbfgs"})
 
 
-@pytest.mark.parametrize("name", ["optimizer", "warm_start_optimizer"])
-def test_the_optimizer_settings_keep_older_records_names_at_their_old_value(name: str) -> None:
-    config = {"method": "dpsh", "params": {"lr": 0.05}, "bits": 16}
-    with_default = {**config, "params": {"lr": 0.05, name: "sgd"}}
-    other = {**config, "params": {"lr": 0.05, name: "adam"}}
-    assert config_hash(with_default) == config_hash(config) != config_hash(other)
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [("optimizer", "sgd", "adam"), ("warm_start_optimizer", "sgd", "adam"),
+     ("warm_start_batch_size", 512, 128), ("test_flips", False, True), ("bank", False, True)],
+)  # fmt: skip
+def test_added_settings_keep_older_records_names_at_their_old_value(
+    name: str, old: object, new: object
+) -> None:
+    config = {"method": "dmrh", "params": {"lr": 0.05}, "bits": 16}
+    with_old = {**config, "params": {"lr": 0.05, name: old}}
+    with_new = {**config, "params": {"lr": 0.05, name: new}}
+    assert config_hash(with_old) == config_hash(config) != config_hash(with_new)

@@ -166,5 +166,9 @@ def test_a_record_older_than_a_parameter_ran_at_its_old_value() -> None:
     del params["warm_start_optimizer"]
     record = {"method": "hybridhash", "bits": 16, "variant": {}, "config": {"params": params}}
     assert variant(record) == {"warm_start_optimizer": "sgd"}
+    dmrh = create_method("dmrh", bits=16).get_params()
+    old_dmrh = {k: v for k, v in dmrh.items() if k not in ("bank", "test_flips")}
+    record = {"method": "dmrh", "bits": 16, "variant": {}, "config": {"params": old_dmrh}}
+    assert variant(record) == {"test_flips": False}  # in-batch pairs: still DMRH's default
     itq = {"method": "itq", "bits": 16, "variant": {}, "config": {"params": {}}}
     assert variant(itq) == {}  # a parameter it does not have is never a departure

@@ -110,12 +110,17 @@ class DeepHashingMethod(HashingMethod):
 
 
 class BankedHashingMethod(DeepHashingMethod):
-    """A method whose batches are paired with a bank of every training item's latest relaxed
-    codes (DPSH, DSDH), as jiangqy/DPSH-pytorch and DeepHash-pytorch keep one: the bank is
-    refreshed row by row as batches pass and checkpointed with the network."""
+    """A method whose batches can be paired with a bank of every training item's latest relaxed
+    codes, as jiangqy/DPSH-pytorch and DeepHash-pytorch keep one (DSDH and HybridHash always;
+    DPSH and DMRH as their ``bank`` setting says): the bank is refreshed row by row as batches
+    pass and checkpointed with the network."""
+
+    #: Whether this run keeps the bank; DPSH and DMRH set it from their ``bank`` parameter.
+    bank: bool = True
 
     def start_hashing(self, context: TrainingContext) -> None:
-        self.bank_ = torch.zeros(context.n, self.bits, device=context.device)
+        if self.bank:
+            self.bank_ = torch.zeros(context.n, self.bits, device=context.device)
 
     def remember(self, indices: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Store the batch's codes in the bank; returns the bank."""
@@ -123,17 +128,19 @@ class BankedHashingMethod(DeepHashingMethod):
         return self.bank_
 
     def partners(
-        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor, bank: bool
+        self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The codes the batch is paired with and their similarities to it, (n, K), (B, n):
-        every training item's through the bank, or (``bank`` false) the batch's own."""
+        """The codes the batch is paired with and its similarities to them: every training
+        item's through the bank, (n, K) and (B, n), or without one the batch's own, (B, K) and
+        (B, B)."""
         labels = context.labels
-        if bank:
+        if self.bank:
             return self.remember(indices, codes), similarity(labels[indices], labels)
         return codes, similarity(labels[indices], labels[indices])
 
     def training_state(self) -> dict[str, torch.Tensor]:
-        return {"bank": self.bank_}
+        return {"bank": self.bank_} if self.bank else {}
 
     def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.bank_.copy_(state["bank"])
+        if self.bank:
+            self.bank_.copy_(state["bank"])

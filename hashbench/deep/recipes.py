@@ -4,11 +4,12 @@
   hashing loss: the airbench-like network, trained first by cross-entropy on the training
   labels (the warm start), then by the method's loss with a fresh hash layer. This is what
   works from scratch on CIFAR-10 (see the project's fast-training notes): without the warm
-  start pairwise losses stop far lower. Backbone, augmentation, schedule and epochs are the
-  same for all; only the hashing phase's learning rate is each method's own
-  (``scratch_recipe``), because the losses' scales differ by orders of magnitude (ADSH's
-  squared inner products grow with K^2, DPSH's likelihood does not). Each rate is chosen on
-  the validation split only, never on the queries; each method file says on what evidence.
+  start pairwise losses stop far lower. Backbone, augmentation, schedule, epochs and the warm
+  start are the same for all the convolutional methods; only the hashing phase's learning
+  rate is each method's own (``scratch_recipe``), because the losses' scales differ by orders
+  of magnitude (ADSH's squared inner products grow with K^2, DPSH's likelihood does not).
+  Each rate is chosen on the validation split only, never on the queries; each method file
+  says on what evidence. HybridHash, a transformer, departs where its file says.
 * ``paper`` is each paper's own optimiser, learning rate, batch and epochs on CNN-F from
   ImageNet weights, for users who have ``imagenet-vgg-f.mat``. Each method declares its
   values beside its loss (``paper_recipe``); what a paper leaves unsaid is said there.
@@ -142,6 +143,7 @@ def resolve(
     elif preset == "paper":
         settings = {**PAPER_BASE, **(paper or {})}
         settings.setdefault("warm_start_lr", settings.get("lr", SCRATCH.lr))
+        settings.setdefault("warm_start_batch_size", settings.get("batch_size", SCRATCH.batch_size))
         recipe = replace(SCRATCH, **settings)
     else:
         raise HashbenchError(
