@@ -38,6 +38,7 @@ ADDED_PARAMETERS: dict[str, Any] = {
     "warm_start_batch_size": 512,
     "test_flips": False,
     "bank": False,
+    "val_database": "training",
 }
 
 

@@ -124,6 +124,7 @@ def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
         ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
         ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
         ({"lr": 0}, "lr must be positive"),
+        ({"val_database": "queries"}, "unknown val_database 'queries'; choose one of validation"),
     ],
 )
 def test_impossible_settings_are_refused_at_construction(settings: dict, message: str) -> None:

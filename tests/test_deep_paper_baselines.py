@@ -238,7 +238,8 @@ def test_an_unknown_optimizer_is_refused(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "old", "new"),
     [("optimizer", "sgd", "adam"), ("warm_start_optimizer", "sgd", "adam"),
-     ("warm_start_batch_size", 512, 128), ("test_flips", False, True), ("bank", False, True)],
+     ("warm_start_batch_size", 512, 128), ("test_flips", False, True), ("bank", False, True),
+     ("val_database", "training", "validation")],
 )  # fmt: skip
 def test_added_settings_keep_older_records_names_at_their_old_value(
     name: str, old: object, new: object

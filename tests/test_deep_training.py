@@ -115,9 +115,26 @@ def test_history_and_the_kept_weights_come_from_the_best_validation_epoch(
     hashing = [e for e in history if e["phase"] == HASHING]
     best = max(hashing, key=lambda e: e["val_map"])
     assert [e.get("selected", False) for e in hashing] == [e is best for e in hashing]
-    # The codes the method gives now reproduce the selected epoch's validation mAP.
+    # The codes the method gives now reproduce the selected epoch's validation mAP: each half
+    # of the validation items (alternate ones) searching the other.
+    codes, labels = method.encode(validation.inputs), validation.labels
+    even, odd = slice(0, None, 2), slice(1, None, 2)
+    per_query = [
+        mean_average_precision(codes[q], codes[d], labels[q], labels[d], topk=None) * len(labels[q])
+        for q, d in ((even, odd), (odd, even))
+    ]
+    assert sum(per_query) / len(labels) == pytest.approx(best["val_map"], abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["dpsh", "adsh"])
+def test_validation_against_the_training_items_selects_by_their_codes(
+    name: str, train: Subset, validation: Subset
+) -> None:
+    method = make(name, epochs=3, val_database="training").fit(train, validation)
+    best = max((e for e in method.history_ if e["phase"] == HASHING), key=lambda e: e["val_map"])
+    assert best.get("selected")
     queries = method.encode(validation.inputs)
-    database = method.encode_database(train)
+    database = method.encode_database(train)  # ADSH: its learned codes V
     score = mean_average_precision(queries, database, validation.labels, train.labels, topk=None)
     assert score == pytest.approx(best["val_map"], abs=1e-4)
 

@@ -5,11 +5,12 @@ class head) and the hashing phase (a fresh hash head, the method's own loss). Th
 training set stays on the device as uint8 and batches are augmented there; the network runs
 channels-last under bf16 autocast where the hardware has bf16 (CUDA, AMX / AVX512-BF16 CPUs; see
 :mod:`hashbench.deep.device`), the losses in float32. Each epoch ends with a
-checkpoint in the method's workspace; each hashing epoch with the validation mAP (validation
-images as queries against the training images as database), which alone picks the epoch
-whose weights the method keeps. A loss that goes non-finite or grows a hundredfold over the
-phase's first epoch stops the fit with :class:`~hashbench.errors.TrainingDiverged`: a diverged
-run is a failed run, never a record.
+checkpoint in the method's workspace; each hashing epoch with the validation mAP (each half
+of the validation images as queries against the other half, unseen in training as a test
+database is; or, with ``val_database="training"``, against the training images), which alone
+picks the epoch whose weights the method keeps. A loss that goes non-finite or grows a
+hundredfold over the phase's first epoch stops the fit with
+:class:`~hashbench.errors.TrainingDiverged`: a diverged run is a failed run, never a record.
 
 A method plugs in through the hooks of :class:`~hashbench.deep.hooks.TrainingHooks`: its loss
 on a batch, and, when it needs them, its own batches, end-of-epoch step, validation database
@@ -80,6 +81,24 @@ def relaxed_codes(
                 codes = (codes + network.regional(batch.flip(3)).mean(dim=1)) / 2
         parts.append(codes)
     return torch.cat(parts)
+
+
+def bits_of(codes: torch.Tensor) -> np.ndarray:
+    return (codes > 0).to(torch.uint8).cpu().numpy()
+
+
+def held_out_map(codes: np.ndarray, labels: np.ndarray, topk: int | None, device: str) -> float:
+    """mAP of every item as a query against the other half of the items (alternate ones, at
+    least one each), so that neither queries nor database were trained on, as in a protocol
+    with an unseen database."""
+    even = np.arange(len(codes)) % 2 == 0
+    total = 0.0
+    for queries, database in ((even, ~even), (~even, even)):
+        score = mean_average_precision(
+            codes[queries], codes[database], labels[queries], labels[database], topk, device
+        )
+        total += score * int(queries.sum())
+    return total / len(codes)
 
 
 def count_classes(train: Subset, validation: Subset | None) -> int:
@@ -291,16 +310,18 @@ class Trainer:
             logits = self.validation_codes()
             hits = logits.argmax(dim=1) == self.validation_labels.argmax(dim=1)
             return {"val_accuracy": round(float(hits.float().mean()), 5)}
-        queries = self.validation_codes()
-        database = self.method.validation_database(self.context)
-        score = mean_average_precision(
-            (queries > 0).to(torch.uint8).cpu().numpy(),
-            (database > 0).to(torch.uint8).cpu().numpy(),
-            self.validation.labels,
-            self.train.labels,
-            topk=self.recipe.val_topk,
-            device=str(self.device),
-        )
+        held_out = self.recipe.val_database == "validation"
+        if held_out and len(self.validation) < 2:
+            return {}  # nothing to search: the last epoch's weights are kept
+        queries = bits_of(self.validation_codes())
+        topk, device = self.recipe.val_topk, str(self.device)
+        if not held_out:
+            database = bits_of(self.method.validation_database(self.context))
+            score = mean_average_precision(
+                queries, database, self.validation.labels, self.train.labels, topk, device
+            )
+        else:
+            score = held_out_map(queries, self.validation.labels, topk, device)
         return {"val_map": round(float(score), 5)}
 
     def remember_if_best(self, entry: dict[str, Any]) -> None:
