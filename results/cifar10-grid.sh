@@ -40,6 +40,8 @@ for lr in 0.05 0.1 0.2; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.lr=$lr --results "$out/sweep"
   hashbench run --methods dmrh $data --bits 48 --set dmrh.lr=$lr --results "$out/sweep"
 done
+# DMRH with DPSH's bank instead of in-batch pairs (methods/dmrh.py).
+hashbench run --methods dmrh $data --bits 48 --set dmrh.bank=true --results "$out/sweep"
 for lr in 0.01 0.03; do
   hashbench run --methods dsh $data --bits 48 --set dsh.lr=$lr --results "$out/sweep"
 done
