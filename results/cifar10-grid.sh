@@ -32,14 +32,21 @@ EOF
 }
 
 hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --bits 16,32,48,64 --results "$out"
-# The four at 48 bits, then each one's hashing rate on validation around its default
-# (the best of its sweep on the previous recipe; DPSH's and DMRH's sat at that sweep's edge).
+# The four at 48 bits.
 hashbench run --methods dpsh,dmrh,dsh,adsh $data --bits 48 --results "$out"
 share dpsh dmrh dsh adsh
+# DPSH's and DMRH's hashing rates on held-out validation around their defaults (the two with
+# the targets), then the other code lengths, DMRH's N sweep and seeds 1 and 2; the
+# remaining comparisons (DMRH's bank, DSH's and ADSH's rates) after them.
 for lr in 0.05 0.1 0.2; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.lr=$lr --results "$out/sweep"
   hashbench run --methods dmrh $data --bits 48 --set dmrh.lr=$lr --results "$out/sweep"
 done
+hashbench run --methods dpsh,dmrh,dsh,adsh $data --bits 16,32,64 --results "$out"
+for n in 1 3 4; do
+  hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
+done
+hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 --results "$out"
 # DMRH with DPSH's bank instead of in-batch pairs (methods/dmrh.py).
 hashbench run --methods dmrh $data --bits 48 --set dmrh.bank=true --results "$out/sweep"
 for lr in 0.01 0.03; do
@@ -48,12 +55,6 @@ done
 for lr in 0.002 0.005 0.01; do
   hashbench run --methods adsh $data --bits 48 --set adsh.lr=$lr --results "$out/sweep"
 done
-# The other code lengths at the chosen defaults, DMRH's N sweep, and seeds 1 and 2.
-hashbench run --methods dpsh,dmrh,dsh,adsh $data --bits 16,32,64 --results "$out"
-for n in 1 3 4; do
-  hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
-done
-hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 --results "$out"
 # DSDH, DCH, DDSH, HashNet and CSQ at their defaults (their rates: the previous recipe's
 # sweeps), all four lengths. HybridHash keeps its own warm start (methods/hybridhash.py).
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 16,32,48,64 --results "$out"
