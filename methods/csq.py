@@ -77,8 +77,8 @@ class CSQ(DeepHashingMethod):
     says which kind of centres the run used.
     """
 
-    # The validation sweep (results/sweep/, 48 bits, width 0.5, seed 0): lr 0.02 -> 0.754,
-    # 0.05 -> 0.770, 0.1 -> 0.767 validation mAP.
+    # The first recipe's sweep (results/sweep/, 48 bits, width 0.5, seed 0, validated against the
+    # training items): lr 0.02 -> 0.754, 0.05 -> 0.770, 0.1 -> 0.767 validation mAP.
     scratch_recipe = {"lr": 0.05}
     # DeepHash-pytorch's CSQ settings (the paper's rates are for its own backbones).
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 64}

@@ -35,8 +35,8 @@ class HashNet(DeepHashingMethod):
     (DeepHash-pytorch's ``step_continuation``). Pairs are the batch's own, as both codes do.
     """
 
-    # The validation sweep (results/sweep/, 48 bits, width 0.5, seed 0): lr 0.02 -> 0.763,
-    # 0.05 -> 0.765, 0.1 -> 0.763 validation mAP.
+    # The first recipe's sweep (results/sweep/, 48 bits, width 0.5, seed 0, validated against the
+    # training items): lr 0.02 -> 0.763, 0.05 -> 0.765, 0.1 -> 0.763 validation mAP.
     scratch_recipe = {"lr": 0.05}
     # DeepHash-pytorch's HashNet settings (the paper cross-validates its rates).
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 64}
