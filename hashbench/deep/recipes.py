@@ -88,8 +88,9 @@ SCRATCH = Recipe(
     flip=True,
     translate=2,
     test_flips=True,
-    #: 60 led 30 and 100 on validation at batch 128 (validation mAP at 48 bits: DPSH, width
-    #: 0.5, 0.810 / 0.833 / 0.809; DMRH, width 1, 0.812 / 0.826 at 30 / 60).
+    #: 60 led 30 and 100 on validation at batch 128 (validation mAP at 48 bits, against the
+    #: training items: DPSH, width 0.5, 0.810 / 0.833 / 0.809; DMRH, width 1, 0.812 / 0.826 at
+    #: 30 / 60); not yet compared on held-out validation.
     warm_start_epochs=60,
     #: 128 led 512 (validation accuracy after 30 epochs: 0.780 against 0.694; 512 made 9
     #: steps an epoch of 4,500 images) and 64 (0.726).
