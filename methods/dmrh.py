@@ -55,9 +55,9 @@ class DMRH(BankedHashingMethod):
         "lr_step_epochs": 50,
     }
 
-    # regions=2: the first recipe's N sweep (width 0.5, lr 0.1, validated against the training
-    # items: results/superseded/, 48 bits) gave N = 1, 2, 3, 4 0.764, 0.773, 0.775, 0.765
-    # validation mAP; N = 3's 0.002 lead is far inside the seed spread and costs 3.7x the time.
+    # regions=2: the N sweep on held-out validation (results/, 48 bits, lr 0.2, width 1, seed
+    # 0) gives N = 1, 2, 3, 4 0.672, 0.688, 0.686, 0.686 mAP; N = 3 and 4 also cost 3-4x the
+    # time (their warm starts at 48 and 56 px).
     def __init__(
         self,
         bits: int,
