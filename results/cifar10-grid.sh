@@ -51,11 +51,11 @@ done
 hashbench run --methods dmrh $data --bits 48 --set dmrh.bank=true --results "$out/sweep"
 hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 --results "$out"
 # DSH's and ADSH's rates on held-out validation (their defaults before: the previous recipe's
-# sweeps; 0.003 and 0.001 added when 0.01 and 0.002 led at the sweeps' lower edge).
+# sweeps; lower rates added while the lowest led).
 for lr in 0.003 0.01 0.03; do
   hashbench run --methods dsh $data --bits 48 --set dsh.lr=$lr --results "$out/sweep"
 done
-for lr in 0.001 0.002 0.005 0.01; do
+for lr in 0.0005 0.001 0.002 0.005 0.01; do
   hashbench run --methods adsh $data --bits 48 --set adsh.lr=$lr --results "$out/sweep"
 done
 # DSDH, DCH, DDSH, HashNet and CSQ at their defaults (their rates: the previous recipe's
