@@ -123,7 +123,8 @@ def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
         ({"warm_start_batch_size": 0}, "warm_start_batch_size must be an integer >= 2"),
         ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
         ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
-        ({"lr": 0}, "lr must be positive"),
+        ({"lr": 0}, "lr must be a positive number, got 0"),
+        ({"lr": "fast"}, "lr must be a positive number, got .fast."),
         ({"val_database": "queries"}, "unknown val_database 'queries'; choose one of validation"),
     ],
 )

@@ -193,8 +193,9 @@ def check(method: str, preset: str, recipe: Recipe) -> None:
     for name, minimum in minimums.items():
         require_whole(getattr(recipe, name), f"{method}: {name}", minimum)
     for name in ("lr", "warm_start_lr", "width"):
-        if not getattr(recipe, name) > 0:
-            raise HashbenchError(f"{method}: {name} must be positive, got {getattr(recipe, name)}")
+        value = getattr(recipe, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise HashbenchError(f"{method}: {name} must be a positive number, got {value!r}")
     if recipe.val_topk is not None and recipe.val_topk < 1:
         raise HashbenchError(f"{method}: val_topk must be positive or null, got {recipe.val_topk}")
     if preset == "paper" and recipe.backbone != "airbench" and recipe.weights is None:
