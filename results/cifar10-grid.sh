@@ -58,9 +58,68 @@ done
 for lr in 0.0005 0.001 0.002 0.005 0.01; do
   hashbench run --methods adsh $data --bits 48 --set adsh.lr=$lr --results "$out/sweep"
 done
-# DSDH, DCH, DDSH, HashNet and CSQ at their defaults (their rates: the previous recipe's
-# sweeps), 48 bits first so that the five share a column early, then the other lengths.
-# HybridHash keeps its own warm start (methods/hybridhash.py).
+# DSDH, DCH, DDSH, HashNet and CSQ at their defaults (their rates then: the previous recipe's
+# sweeps) at 48 bits, so that the five share a column early.
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 48 --results "$out"
+share dsdh dch ddsh hashnet csq
+
+# Each hashing rate not yet chosen on held-out validation under today's recipe, chosen the way
+# DPSH's, DMRH's, DSH's and ADSH's were: one step of the 1-2-5 ladder either side of the
+# default, then one more step at a time while the best is the lowest or highest rate tried (at
+# most four). `sweep_edge M` prints the next rate, or nothing once the best is inside the sweep.
+sweep_edge() {
+  python3 - "$out/sweep" "$1" <<'EOF'
+import math, sys
+from pathlib import Path
+from hashbench.experiment.records import iter_records, variant
+from hashbench.reporting.tables import VALIDATION, metric_value
+results, method = Path(sys.argv[1]), sys.argv[2]
+scores = {}
+for record in iter_records(results / "records" / "cifar10"):
+    if (record["method"], record["bits"], record["seed"]) != (method, 48, 0):
+        continue
+    if set(variant(record)) - {"lr"}:
+        continue  # another recipe's run: not comparable
+    scores[record["config"]["params"]["lr"]] = metric_value(record, VALIDATION)[1]
+if len(scores) < 3:
+    sys.exit(f"{method}: only {len(scores)} rates on record")
+best = max(scores, key=scores.get)
+def ladder(rate, step):
+    exponent = math.floor(math.log10(rate) + 1e-9)
+    rungs = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 5)]
+    index = min(range(len(rungs)), key=lambda i: abs(math.log(rungs[i] / rate)))
+    return float(f"{rungs[index + step]:.3g}")
+if best == min(scores):
+    print(ladder(best, -1))
+elif best == max(scores):
+    print(ladder(best, +1))
+EOF
+}
+sweep() {
+  local method=$1 lr
+  for lr in "${@:2}"; do
+    hashbench run --methods "$method" $data --bits 48 --set "$method.lr=$lr" --results "$out/sweep"
+  done
+  for _ in 1 2 3 4; do
+    lr=$(sweep_edge "$method") || return 1
+    [ -n "$lr" ] || return 0
+    hashbench run --methods "$method" $data --bits 48 --set "$method.lr=$lr" --results "$out/sweep"
+  done
+}
+sweep dsdh 0.05 0.1 0.2
+sweep dch 0.01 0.02 0.05
+sweep ddsh 0.001 0.002 0.005
+sweep hashnet 0.02 0.05 0.1
+sweep csq 0.02 0.05 0.1
+# HybridHash keeps its own warm start (AdamW; methods/hybridhash.py).
+sweep hybridhash 0.0005 0.001 0.002
+# The shared warm start's length (60 epochs), compared once on DPSH: every CNN method starts
+# from it.
+for epochs in 30 120; do
+  hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
+    --results "$out/sweep"
+done
+
+# The other lengths at the defaults the sweeps chose (each method file gives its sweep).
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 16,32,64 --results "$out"
 hashbench run --methods hybridhash $data --bits 16,32,48,64 --results "$out"
