@@ -39,6 +39,10 @@ ADDED_PARAMETERS: dict[str, Any] = {
     "test_flips": False,
     "bank": False,
     "val_database": "training",
+    "epoch_size": None,
+    "clip_grad_norm": None,
+    "val_database_size": None,
+    "own_warm_start": True,
 }
 
 

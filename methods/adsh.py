@@ -140,8 +140,11 @@ class ADSH(DeepHashingMethod):
         q[self.sampled_] -= 2 * self.gamma * outputs
         update_database_codes(self.database_codes_, outputs, q)
 
-    def validation_database(self, context: TrainingContext) -> torch.Tensor:
-        return self.database_codes_
+    def validation_database(
+        self, context: TrainingContext, items: torch.Tensor | None
+    ) -> torch.Tensor:
+        """V: on a protocol whose database is the training set, the codes it will be tested on."""
+        return self.database_codes_ if items is None else self.database_codes_[items]
 
     def training_state(self) -> dict[str, torch.Tensor]:
         return {"database_codes": self.database_codes_}

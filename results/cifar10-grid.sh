@@ -63,6 +63,13 @@ done
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 48 --results "$out"
 share dsdh dch ddsh hashnet csq
 
+# The shared warm start's length (60 epochs), compared once on DPSH at its default rate on
+# held-out validation, before the rates below are chosen on it: every CNN method starts from it.
+for epochs in 30 120; do
+  hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
+    --results "$out/sweep"
+done
+
 # Each hashing rate not yet chosen on held-out validation under today's recipe, chosen the way
 # DPSH's, DMRH's, DSH's and ADSH's were: one step of the 1-2-5 ladder either side of the
 # default, then one more step at a time while the best is the lowest or highest rate tried (at
@@ -113,13 +120,19 @@ sweep hashnet 0.02 0.05 0.1
 sweep csq 0.02 0.05 0.1
 # HybridHash keeps its own warm start (AdamW; methods/hybridhash.py).
 sweep hybridhash 0.0005 0.001 0.002
-# The shared warm start's length (60 epochs), compared once on DPSH: every CNN method starts
-# from it.
-for epochs in 30 120; do
-  hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
-    --results "$out/sweep"
-done
 
 # The other lengths at the defaults the sweeps chose (each method file gives its sweep).
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 16,32,64 --results "$out"
 hashbench run --methods hybridhash $data --bits 16,32,48,64 --results "$out"
+# DMRH fine-tunes the shared warm start at its N x N input (methods/dmrh.py); its runs on its
+# own warm start became variants (own_warm_start=True). Its rate again on held-out validation,
+# then its other lengths, the N sweep and seeds 1 and 2 at 48 bits.
+share dmrh
+for lr in 0.1 0.2 0.4; do
+  hashbench run --methods dmrh $data --bits 48 --set dmrh.lr=$lr --results "$out/sweep"
+done
+hashbench run --methods dmrh $data --bits 16,32,64 --results "$out"
+for n in 1 3 4; do
+  hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
+done
+hashbench run --methods dmrh $data --bits 48 --seeds 1,2 --results "$out"

@@ -329,6 +329,7 @@ carve = true
         ('[splits.validation]\nfrom = "train"\nper_class = 10\ncarve = true\n', "",
          "missing key 'splits.validation'"),
         ('dataset = "cifar10"', "dataset = 10", "key 'dataset' must be a data set name"),
+        ("bits = [8, 16]", "bits = [8, 16]\nrecipe = 3", "key 'recipe' must be a [recipe] table"),
     ],
 )  # fmt: skip
 def test_protocol_file_mistakes_name_the_file_and_key(

@@ -31,8 +31,8 @@ class TrainingContext:
     sampler: torch.Generator
     #: Shuffles the given item numbers (default: all) into full batches on the device.
     batches: Callable[[torch.Tensor | None], list[torch.Tensor]]
-    #: (n, K) relaxed codes of every training item under the current network.
-    encode_training_set: Callable[[], torch.Tensor]
+    #: Relaxed codes under the current network of the given training items (all: None).
+    encode_training_items: Callable[[torch.Tensor | None], torch.Tensor]
     #: Epochs of the current phase completed so far (0 in the first).
     epoch: Callable[[], int]
 
@@ -52,6 +52,10 @@ class TrainingHooks(Protocol):
 
     def grid(self) -> int:
         """Regions per side of the image (DMRH's N); the network's input grows to match."""
+        ...
+
+    def warm_start_grid(self) -> int:
+        """Regions per side during the warm start: 1 for the warm start all methods share."""
         ...
 
     def network_options(self) -> dict[str, Any]:
@@ -80,8 +84,10 @@ class TrainingHooks(Protocol):
         """Anything the method does once per epoch after the network's updates."""
         ...
 
-    def validation_database(self, context: TrainingContext) -> torch.Tensor:
-        """(n, K) codes of the training items, the database validation queries search."""
+    def validation_database(
+        self, context: TrainingContext, items: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Codes of the training items ``items`` (all: None), which validation queries search."""
         ...
 
     def training_state(self) -> dict[str, torch.Tensor]:

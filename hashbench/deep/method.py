@@ -60,6 +60,11 @@ class DeepHashingMethod(HashingMethod):
         """Regions per side of the image (DMRH's N); the network's input grows to match."""
         return 1
 
+    def warm_start_grid(self) -> int:
+        """Regions per side during the warm start: 1, so that every method of a backbone and
+        every N start from the same cached warm start (at the backbone's base input)."""
+        return 1
+
     def network_options(self) -> dict[str, Any]:
         """The backbone's own settings, passed to its build (HybridHash's levels)."""
         return {}
@@ -83,9 +88,12 @@ class DeepHashingMethod(HashingMethod):
     def after_hashing_epoch(self, context: TrainingContext) -> None:
         """Anything the method does once per epoch after the network's updates."""
 
-    def validation_database(self, context: TrainingContext) -> torch.Tensor:
-        """(n, K) codes of the training items, the database validation queries search."""
-        return context.encode_training_set()
+    def validation_database(
+        self, context: TrainingContext, items: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Codes of the training items ``items`` (all: None), which validation queries search:
+        the network's, unless the method learns the training items' codes itself (ADSH)."""
+        return context.encode_training_items(items)
 
     def training_state(self) -> dict[str, torch.Tensor]:
         """Tensors besides the network that a checkpoint must keep."""

@@ -44,6 +44,11 @@ class Recipe:
     weights: str | None  # ImageNet weights: imagenet-vgg-f.mat (cnnf) or a torchvision .pth
     width: float  # channel multiplier of airbench and cnnf (tests use small widths)
     epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
+    #: Items per epoch of either phase, drawn in turn from a running shuffle of the training
+    #: set (None: every item, every epoch). Epoch-counted budgets and each method's per-epoch
+    #: steps (ADSH's and DDSH's discrete updates, HashNet's continuation) then cost the same on
+    #: 4,500 training images as on 49,000: a protocol with a large training set sets it.
+    epoch_size: int | None
     batch_size: int
     #: The hashing phase's optimiser: sgd | rmsprop (momentum as its own; DeepHash-pytorch's
     #: choice) | adam | adamw (decoupled weight decay; both ignore momentum and nesterov).
@@ -52,6 +57,9 @@ class Recipe:
     momentum: float
     nesterov: bool
     weight_decay: float
+    #: The hashing phase's gradients are clipped to this total norm (None: not clipped), as
+    #: DMRH's authors' train.py clips them to 1.
+    clip_grad_norm: float | None
     schedule: str  # onecycle | step (x0.1 every lr_step_epochs) | exponential | constant
     lr_step_epochs: int
     flip: bool  # random horizontal flips
@@ -68,6 +76,10 @@ class Recipe:
     #: in training like protocol cifar10's database) or "training" (the training items, like
     #: a protocol whose database is the training set, cifar10-dmrh's).
     val_database: str
+    #: With val_database "training": how many training items (a seeded sample, the same every
+    #: epoch) the validation queries search; None: all of them. Encoding 49,000 items every
+    #: epoch would cost several times the epoch's training.
+    val_database_size: int | None
 
 
 RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
@@ -77,12 +89,14 @@ SCRATCH = Recipe(
     weights=None,
     width=1.0,
     epochs=20,
+    epoch_size=None,
     batch_size=512,
     optimizer="sgd",
     lr=0.05,
     momentum=0.9,
     nesterov=True,
     weight_decay=5e-4,
+    clip_grad_norm=None,
     schedule="onecycle",
     lr_step_epochs=50,
     flip=True,
@@ -104,6 +118,7 @@ SCRATCH = Recipe(
     #: at 0.1, 0.2 and 0.4 alike, DMRH 0.826 / 0.827 / 0.830); protocol cifar10's database is,
     #: like the validation split's other half, never trained on.
     val_database="validation",
+    val_database_size=None,
 )
 
 #: What the papers share: CNN-F fine-tuned from ImageNet, images resized, no augmentation, no
@@ -192,10 +207,15 @@ def check(method: str, preset: str, recipe: Recipe) -> None:
     }
     for name, minimum in minimums.items():
         require_whole(getattr(recipe, name), f"{method}: {name}", minimum)
-    for name in ("lr", "warm_start_lr", "width"):
+    for name in ("lr", "warm_start_lr", "width", "clip_grad_norm"):
         value = getattr(recipe, name)
+        if name == "clip_grad_norm" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise HashbenchError(f"{method}: {name} must be a positive number, got {value!r}")
+    for name in ("epoch_size", "val_database_size"):
+        if getattr(recipe, name) is not None:
+            require_whole(getattr(recipe, name), f"{method}: {name}", 2)
     if recipe.val_topk is not None and recipe.val_topk < 1:
         raise HashbenchError(f"{method}: val_topk must be positive or null, got {recipe.val_topk}")
     if preset == "paper" and recipe.backbone != "airbench" and recipe.weights is None:
@@ -218,3 +238,27 @@ def learning_rate(recipe: Recipe, base: float, epochs: int, epoch: int, progress
     if recipe.schedule == "exponential":
         return base * EXPONENTIAL_DECAY ** (epoch / max(epochs - 1, 1))
     return base
+
+
+def protocol_settings(
+    method: str,
+    scratch: dict[str, Any],
+    given: dict[str, Any],
+    table: dict[str, Any],
+    database_is_training: bool,
+) -> dict[str, Any]:
+    """What a protocol sets for a deep method, beneath the method's own ``scratch`` values and
+    the user's ``given`` settings: its ``[recipe]`` table under preset ``scratch`` (a large
+    training set's budget), and validation against the training items wherever the protocol's
+    database is the training set (the items, or under ADSH the codes, it will be tested on)."""
+    unknown = sorted(set(table) - set(RECIPE_FIELDS))
+    if unknown:
+        raise HashbenchError(
+            f"the protocol's [recipe] sets {', '.join(unknown)}, which no deep recipe has; "
+            f"its settings: {', '.join(RECIPE_FIELDS)}"
+        )
+    settings: dict[str, Any] = {}
+    if given.get("preset", "scratch") == "scratch":
+        settings = {key: value for key, value in table.items() if key not in scratch}
+    settings["val_database"] = "training" if database_is_training else "validation"
+    return {key: value for key, value in settings.items() if key not in given}

@@ -134,12 +134,13 @@ class Trainer:
         self.network_options = method.network_options()
         self.input_size = self.backbone.input_size(method.grid(), self.network_options)
         torch.manual_seed(method.seed)
+        # Built at the warm start's input; the hashing phase reads the method's own.
         self.network = build_network(
             self.backbone,
             self.recipe.width,
             self.recipe.weights,
             self.classes,
-            method.grid(),
+            method.warm_start_grid(),
             self.network_options,
         ).to(self.device, memory_format=torch.channels_last)
         self.sampler = generator(CPU, method.seed)
@@ -151,7 +152,7 @@ class Trainer:
             device=self.device,
             sampler=self.sampler,
             batches=self.shuffled_batches,
-            encode_training_set=self.training_set_codes,
+            encode_training_items=self.training_set_codes,
             epoch=lambda: self.epoch,
         )
         self.phase, self.epoch = WARM_START, 0
@@ -182,6 +183,10 @@ class Trainer:
     def start_hashing(self) -> None:
         self.phase, self.epoch = HASHING, 0
         self.network.replace_head(self.method.bits, generator(CPU, self.method.seed + 2))
+        # A warm start shared across input sizes is fine-tuned at this method's own input, as
+        # the DMRH paper fine-tunes ImageNet CNN-F at 192 + 32 N (the network is fully
+        # convolutional, so only the input it resizes to changes).
+        self.network.input_size = self.input_size
         self.optimizer = self.make_optimizer()
         self.method.start_hashing(self.context)
 
@@ -227,18 +232,39 @@ class Trainer:
 
     # -- one epoch -------------------------------------------------------------------------
     def shuffled_batches(self, indices: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """``indices`` (default: all) shuffled into batches equal to within one item.
+        """``indices`` (default: the epoch's items) shuffled into batches equal to within one
+        item; at most ``epoch_size`` of them.
 
-        Every item is used every epoch, and no batch is smaller than the phase's batch size
-        (unless all of ``indices`` are): batch statistics and pairwise losses need full batches.
+        No batch is smaller than the phase's batch size (unless all of ``indices`` are): batch
+        statistics and pairwise losses need full batches.
         """
+        limit = self.recipe.epoch_size
         if indices is None:
-            indices = torch.arange(self.n)
-        order = indices[torch.randperm(len(indices), generator=self.sampler)]
+            order = self.epoch_items()
+        else:
+            order = indices[torch.randperm(len(indices), generator=self.sampler)][:limit]
         recipe = self.recipe
         size = recipe.batch_size if self.phase == HASHING else recipe.warm_start_batch_size
         count = max(1, len(order) // size)
         return [batch.to(self.device) for batch in order.tensor_split(count)]
+
+    def epoch_items(self) -> torch.Tensor:
+        """Every training item, shuffled; or with ``epoch_size`` below n, this epoch's stretch
+        of a running shuffle (one seeded permutation per pass over the data), so that over
+        several epochs every item is seen equally often and a resumed run sees the same."""
+        limit = self.recipe.epoch_size
+        if limit is None or limit >= self.n:
+            return torch.randperm(self.n, generator=self.sampler)
+        start = self.epoch * limit
+        first, last = start // self.n, (start + limit - 1) // self.n
+        stream = torch.cat([self.pass_order(number) for number in range(first, last + 1)])
+        offset = start - first * self.n
+        return stream[offset : offset + limit]
+
+    def pass_order(self, number: int) -> torch.Tensor:
+        phase = (WARM_START, HASHING).index(self.phase)
+        seed = np.random.SeedSequence([self.method.seed, phase, number]).generate_state(1)[0]
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(int(seed)))
 
     def run_epoch(self, epoch: int, epochs: int) -> float:
         """Train one epoch; return the mean batch loss."""
@@ -255,6 +281,10 @@ class Trainer:
             loss = self.batch_loss(indices)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if hashing and self.recipe.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(
+                    self.network.parameters(), self.recipe.clip_grad_norm
+                )
             self.optimizer.step()
             total += loss.detach()
         if hashing:
@@ -294,8 +324,19 @@ class Trainer:
         return self.method.batch_loss(self.context, self.method.relax(fused), indices)
 
     # -- validation and model selection ----------------------------------------------------
-    def training_set_codes(self) -> torch.Tensor:
-        return relaxed_codes(self.network, self.images, self.device, self.recipe.test_flips)
+    def training_set_codes(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        images = self.images if items is None else self.images[items.to(self.images.device)]
+        return relaxed_codes(self.network, images, self.device, self.recipe.test_flips)
+
+    @functools.cached_property
+    def validation_database_items(self) -> torch.Tensor | None:
+        """The training items validation searches with ``val_database="training"``: all, or a
+        seeded sample of ``val_database_size``, the same every epoch."""
+        size = self.recipe.val_database_size
+        if size is None or size >= self.n:
+            return None
+        sample = np.random.default_rng(self.method.seed).choice(self.n, size, replace=False)
+        return torch.from_numpy(np.sort(sample)).to(self.device)
 
     def validation_codes(self) -> torch.Tensor:
         flips = self.recipe.test_flips
@@ -316,9 +357,11 @@ class Trainer:
         queries = bits_of(self.validation_codes())
         topk, device = self.recipe.val_topk, str(self.device)
         if not held_out:
-            database = bits_of(self.method.validation_database(self.context))
+            items = self.validation_database_items
+            database = bits_of(self.method.validation_database(self.context, items))
+            labels = self.train.labels if items is None else self.train.labels[items.cpu()]
             score = mean_average_precision(
-                queries, database, self.validation.labels, self.train.labels, topk, device
+                queries, database, self.validation.labels, labels, topk, device
             )
         else:
             score = held_out_map(queries, self.validation.labels, topk, device)
@@ -412,7 +455,9 @@ class Trainer:
         weights = recipe.weights
         settings = {
             "version": checkpoint.WARM_START_VERSION,
-            "input_size": self.input_size,
+            "input_size": self.backbone.input_size(
+                self.method.warm_start_grid(), self.network_options
+            ),
             "seed": self.method.seed,
             "device": self.device.type,
             "precision": precision(self.device),
@@ -444,6 +489,8 @@ class Trainer:
                     "label_smoothing",
                 )
             },
+            # Left out at None, its value before it was a setting.
+            **({"epoch_size": recipe.epoch_size} if recipe.epoch_size is not None else {}),
         }
         validation = self.validation
         return checkpoint.digest(

@@ -82,16 +82,23 @@ def variant(record: dict[str, Any]) -> dict[str, Any]:
     default changed since the run (a learning rate set from a sweep) shows the older run as the
     variant it has become; the variant stored at run time where the method is not installed."""
     params = (record.get("config") or {}).get("params")
-    found = None if params is None else departures(record["method"], record["bits"], params)
+    settings = (record.get("protocol") or {}).get("recipe") or {}
+    found = (
+        None if params is None else departures(record["method"], record["bits"], params, settings)
+    )
     return dict(record.get("variant") or {}) if found is None else found
 
 
-def departures(method: str, bits: int, params: dict[str, Any]) -> dict[str, Any] | None:
-    """The settings in ``params`` other than the installed method's defaults (None if it is
-    not installed); a run's record keeps them as its ``variant``."""
+def departures(
+    method: str, bits: int, params: dict[str, Any], settings: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The settings in ``params`` other than the installed method's defaults, with what the
+    run's protocol set for it (``settings``) counting as defaults (None if the method is not
+    installed); a run's record keeps them as its ``variant``."""
     defaults = _defaults(method, bits)
     if defaults is None:
         return None
+    defaults = {**defaults, **{k: v for k, v in (settings or {}).items() if k in defaults}}
     # A record older than a parameter lacks it and ran at its old value.
     older = {key: value for key, value in ADDED_PARAMETERS.items() if key in defaults}
     return {

@@ -156,9 +156,28 @@ class GridRunner:
             self._features_seconds = time.perf_counter() - started
         return self._features
 
+    def protocol_settings(self, name: str, seed: int) -> dict[str, Any]:
+        """The deep recipe settings the protocol gives method ``name`` (none for the others)."""
+        method = get_method(name)
+        if method.input_kind != "images":
+            return {}
+        from hashbench.deep.recipes import protocol_settings
+
+        splits = self.splits[seed]
+        return protocol_settings(
+            name,
+            getattr(method, "scratch_recipe", {}),
+            self.plan.params.get(name, {}),
+            self.protocol.recipe,
+            bool(np.isin(splits.train, splits.database).all()),
+        )
+
+    def params(self, name: str, seed: int) -> dict[str, Any]:
+        """The method's settings: the protocol's, then the user's on top."""
+        return {**self.protocol_settings(name, seed), **self.plan.params.get(name, {})}
+
     def config(self, name: str, bits: int, seed: int) -> dict[str, Any]:
-        params = self.plan.params.get(name, {})
-        method = create_method(name, bits=bits, seed=seed, **params)
+        method = create_method(name, bits=bits, seed=seed, **self.params(name, seed))
         tunables = {k: v for k, v in method.get_params().items() if k not in ("bits", "seed")}
         return {
             "method": name,
@@ -260,10 +279,11 @@ class GridRunner:
 
     def fit_and_record(self, name: str, bits: int, seed: int, path: Path) -> None:
         config = self.config(name, bits, seed)
+        settings = self.protocol_settings(name, seed)
         codes_path = self.codes_path(path)
         started_at = datetime.now(timezone.utc)
         wall = time.perf_counter()
-        method = create_method(name, bits=bits, seed=seed, **self.plan.params.get(name, {}))
+        method = create_method(name, bits=bits, seed=seed, **self.params(name, seed))
         workspace = self.workspace(path)
         method.workspace = workspace
         inputs = self.inputs_for(method.input_kind)
@@ -318,7 +338,7 @@ class GridRunner:
                 "input_kind": method.input_kind,
                 "supervised": method.supervised,
                 # As at run time; tables use records.variant, against today's defaults.
-                "variant": departures(name, bits, config["params"]),
+                "variant": departures(name, bits, config["params"], settings),
                 "bits": bits,
                 "seed": seed,
                 "dataset": {
@@ -332,6 +352,7 @@ class GridRunner:
                     "checksum": self.protocol.checksum,
                     "topk": self.protocol.topk,
                     "relevance": self.protocol.relevance,
+                    "recipe": settings,
                 },
                 "splits": {
                     "file": str(self.splits_path(seed).relative_to(self.plan.out_dir)),

@@ -29,7 +29,7 @@ import hashlib
 import sys
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,10 @@ class Protocol:
     default: bool = False
     query_in_database: bool = False
     source: str = ""
+    #: ``[recipe]``: the shared ``scratch`` recipe's settings for deep methods on this
+    #: protocol (its budget for a large training set); a method's own values and the user's
+    #: ``--set`` come first (:func:`hashbench.deep.recipes.protocol_settings`).
+    recipe: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +207,7 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             "bits",
             "query_in_database",
             "splits",
+            "recipe",
         )
     )
     topk = top.get("topk", lambda v: is_whole(v) or v == "all", 'a positive integer or "all"')
@@ -228,6 +233,12 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             "query_in_database", lambda v: isinstance(v, bool), "true or false", False
         ),
         source=source,
+        recipe=top.get(
+            "recipe",
+            lambda v: isinstance(v, dict) and all(not isinstance(x, dict) for x in v.values()),
+            "a [recipe] table of deep recipe settings (name = value)",
+            {},
+        ),
     )
 
 

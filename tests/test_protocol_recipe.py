@@ -1,0 +1,69 @@
+"""What a protocol sets for deep methods: its [recipe] budget under the shared `scratch` recipe,
+and validation against the training items where its database is the training set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hashbench import HashbenchError
+from hashbench.cli import main
+from hashbench.deep.recipes import protocol_settings
+from hashbench.experiment.records import variant
+from hashbench.splits.protocol import load_protocol
+
+TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}
+
+
+def test_the_protocol_sets_what_neither_the_method_nor_the_user_set() -> None:
+    own = {"lr": 0.2}  # the method's own scratch rate stays its own
+    assert protocol_settings("dpsh", own, {}, TABLE, True) == {
+        "epoch_size": 4500,
+        "val_database_size": 5000,
+        "val_database": "training",
+    }
+    given = {"epoch_size": 64, "val_database": "validation"}  # the user's --set come first
+    assert protocol_settings("dpsh", own, given, TABLE, True) == {"val_database_size": 5000}
+    # The paper's own recipe keeps its budget; validation still follows the database.
+    assert protocol_settings("dpsh", own, {"preset": "paper"}, TABLE, True) == {
+        "val_database": "training"
+    }
+    assert protocol_settings("dpsh", own, {}, {}, False) == {"val_database": "validation"}
+
+
+def test_a_recipe_key_no_deep_recipe_has_is_refused() -> None:
+    with pytest.raises(HashbenchError, match=r"\[recipe\] sets epochz, which no deep recipe has"):
+        protocol_settings("dpsh", {}, {}, {"epochz": 3}, False)
+
+
+def test_large_training_sets_budget_their_epochs() -> None:
+    for name in ("cifar10-dmrh", "cifar10-2", "cifar10-mosaic", "coco", "nuswide"):
+        assert load_protocol(name).recipe == {"epoch_size": 4500, "val_database_size": 5000}
+    assert load_protocol("cifar10").recipe == {}  # the recipe was chosen on its 4,500 items
+
+
+def test_a_run_records_what_its_protocol_set_and_counts_it_as_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digits = load_protocol("digits").source
+    protocol = tmp_path / "digits-budget.toml"
+    protocol.write_text(Path(digits).read_text() + "\n[recipe]\nepoch_size = 64\n")
+    tiny = {"width": 0.125, "warm_start_epochs": 1, "epochs": 1, "batch_size": 16,
+            "warm_start_batch_size": 16, "val_topk": "null"}  # fmt: skip
+    results = tmp_path / "results"
+    args = ["run", "--methods", "dpsh", "--dataset", "digits", "--protocol", str(protocol),
+            "--bits", "16", "--image-size", "32", "--results", str(results)]  # fmt: skip
+    for key, value in tiny.items():
+        args += ["--set", f"dpsh.{key}={value}"]
+    assert main(args) == 0, capsys.readouterr().err
+    (path,) = (results / "records").rglob("*.json")
+    record = json.loads(path.read_text())
+    # digits' database is its training set: validation searches the training items
+    assert record["protocol"]["recipe"] == {"epoch_size": 64, "val_database": "training"}
+    params = record["config"]["params"]
+    assert params["epoch_size"] == 64 and params["val_database"] == "training"
+    assert set(variant(record)) == set(tiny)  # the protocol's settings are not departures
+    epochs = [e for e in record["history"] if e["phase"] == "hashing"]
+    assert epochs and all("val_map" in e for e in epochs)
