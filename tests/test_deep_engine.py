@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, create_method
+from hashbench.deep import device
 from hashbench.deep.augment import augment
-from hashbench.deep.device import select_device
+from hashbench.deep.device import PRECISION_VARIABLE, select_device
 from hashbench.deep.recipes import RECIPE_FIELDS, SCRATCH, learning_rate, resolve
 from hashbench.methods.dpsh import DPSH
 
@@ -27,6 +28,36 @@ def test_device_is_cuda_when_present_else_cpu_and_the_variable_overrides(monkeyp
     monkeypatch.setenv("HASHBENCH_DEVICE", "cuda:99")
     with pytest.raises(HashbenchError, match="HASHBENCH_DEVICE='cuda:99'"):
         select_device()
+
+
+@pytest.mark.parametrize(
+    ("requested", "chosen"), [("", "bf16"), ("fp32", "fp32"), ("bf16", "bf16"), ("tf32", "tf32")]
+)
+def test_tf32_only_when_the_precision_says_so(
+    requested: str, chosen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _=None: (9, 0))
+    monkeypatch.setenv(PRECISION_VARIABLE, requested)
+    flags = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = [flag.allow_tf32 for flag in flags], torch.backends.cudnn.benchmark
+    try:
+        device.configure(torch.device("cuda"))
+        assert [flag.allow_tf32 for flag in flags] == [chosen == "tf32"] * 2
+    finally:
+        for flag, value in zip(flags, saved[0], strict=True):
+            flag.allow_tf32 = value
+        torch.backends.cudnn.benchmark = saved[1]
+    assert device.precision(torch.device("cuda")) == chosen
+
+
+@pytest.mark.parametrize(("where", "capability"), [("cpu", None), ("cuda", (7, 5))])
+def test_tf32_where_it_does_not_exist_is_refused(
+    where: str, capability: tuple[int, int] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _=None: capability)
+    monkeypatch.setenv(PRECISION_VARIABLE, "tf32")
+    with pytest.raises(HashbenchError, match=f"tf32 needs a CUDA GPU .* this run is on {where}"):
+        device.precision(torch.device(where))
 
 
 def random_images(n: int, size: int = 6) -> torch.Tensor:

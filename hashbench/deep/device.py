@@ -7,8 +7,10 @@ The network runs under bf16 autocast wherever the hardware has fast bf16: CUDA G
 Ampere (compute capability 8.0) on, and CPUs with AVX512-BF16 or AMX (2.7x the fp32 images/s
 of a DPSH hashing epoch on a 2-core Xeon with AMX, 2.3x for DMRH's 2 x 2 regions: the training
 benchmark); elsewhere, and
-whenever ``HASHBENCH_PRECISION=fp32``, in float32. Losses and the evaluator always work in
-float32.
+whenever ``HASHBENCH_PRECISION=fp32``, in float32. Losses and the evaluator work in float32,
+and float32 means float32: TF32 (float32 products on a 10-bit mantissa) runs only when
+``HASHBENCH_PRECISION=tf32`` asks for it, and then for the network and every float32 product
+alike.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from hashbench.errors import HashbenchError
 
 DEVICE_VARIABLE = "HASHBENCH_DEVICE"
 PRECISION_VARIABLE = "HASHBENCH_PRECISION"
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("auto", "bf16", "fp32", "tf32")
+#: The first compute capability with bf16 and TF32 units (Ampere).
+AMPERE = (8, 0)
 #: CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic, which oneDNN uses.
 CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
@@ -58,11 +62,13 @@ def select_device() -> torch.device:
 
 
 def configure(device: torch.device) -> None:
-    """Fast kernels on the GPU: cuDNN picks the best convolution for the fixed input size."""
+    """Fast kernels on the GPU: cuDNN picks the best convolution for the fixed input size; TF32
+    only under ``HASHBENCH_PRECISION=tf32`` (PyTorch lets cuDNN use it by default)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        tf32 = precision(device) == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
 
 
 @functools.cache
@@ -78,16 +84,23 @@ def cpu_has_bf16() -> bool:
 
 
 def precision(device: torch.device) -> str:
-    """``bf16`` or ``fp32``: what the network computes in on ``device``."""
+    """``bf16``, ``fp32`` or ``tf32``: what the network computes in on ``device``."""
     requested = os.environ.get(PRECISION_VARIABLE, "auto").strip().lower() or "auto"
     if requested not in PRECISIONS:
         raise HashbenchError(
             f"{PRECISION_VARIABLE}={requested!r}; choose one of {', '.join(PRECISIONS)}"
         )
+    if requested == "tf32" and (
+        device.type != "cuda" or torch.cuda.get_device_capability(device) < AMPERE
+    ):
+        raise HashbenchError(
+            f"{PRECISION_VARIABLE}=tf32 needs a CUDA GPU of compute capability 8.0 or later, "
+            f"and this run is on {device}; use fp32 or bf16"
+        )
     if requested != "auto":
         return requested
     if device.type == "cuda":
-        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp32"
+        return "bf16" if torch.cuda.get_device_capability(device) >= AMPERE else "fp32"
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
