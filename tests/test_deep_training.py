@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, Subset, create_method
-from hashbench.deep import device
-from hashbench.deep.trainer import HASHING, WARM_START, Trainer
+from hashbench.deep import checkpoint, device
+from hashbench.deep.trainer import HASHING, WARM_START, Trainer, run_fingerprint
 from hashbench.errors import TrainingDiverged
 from hashbench.evaluation.evaluator import mean_average_precision
+from hashbench.method import without_added_defaults
 
 #: Tiny but real: CNN geometry as in production, few channels, a few epochs.
 TINY: dict[str, Any] = {
@@ -274,6 +275,53 @@ def test_a_checkpoint_of_another_run_is_refused(train, tmp_path: Path) -> None:
         other.fit(train)
 
 
+def test_checkpoints_and_warm_starts_are_kept_per_device_type_not_per_gpu(
+    train: Subset, validation: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "bf16")  # the same on either device
+    method = make("dpsh")
+    on = {name: torch.device(name) for name in ("cpu", "cuda", "cuda:1")}
+    fingerprints = {name: run_fingerprint(method, train, validation, d) for name, d in on.items()}
+    assert fingerprints["cpu"] != fingerprints["cuda"] == fingerprints["cuda:1"]
+    # On the CPU as before the device was named, so checkpoints in flight stay valid.
+    params = without_added_defaults(method.get_params())
+    before = checkpoint.digest(
+        {**params, "precision": "bf16"}, train.indices, train.labels, validation.indices
+    )
+    assert fingerprints["cpu"] == before
+    keys = {}
+    for name, where in on.items():
+        run = Trainer(method, train, validation)  # built on the CPU; the key reads .device
+        run.device = where
+        keys[name] = run.warm_start_key
+    assert keys["cpu"] != keys["cuda"] == keys["cuda:1"]
+
+
+@pytest.mark.parametrize("saved_in", ["workspace", "warm-start cache"])
+def test_a_random_state_that_cannot_be_restored_is_one_line_naming_the_file(
+    saved_in: str, train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "cache"))
+    first = make("dpsh")
+    first.workspace = tmp_path / "workspace" if saved_in == "workspace" else None
+    first.fit(train)
+    files = [tmp_path / "workspace" / checkpoint.CHECKPOINT_NAME]
+    if saved_in != "workspace":
+        files = list((tmp_path / "cache" / "warm-start").glob("*.pt"))
+    (path,) = files
+    state = checkpoint.load(path)
+    assert state is not None
+    state["random"]["augmenter"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA stream's state
+    checkpoint.save(path, state)
+    again = make("dpsh")
+    again.workspace = first.workspace
+    with pytest.raises(HashbenchError) as raised:
+        again.fit(train)
+    message = str(raised.value)
+    assert "\n" not in message and f"saved in {path} cannot be restored on cpu" in message
+    assert message.endswith(f"delete {path} to train afresh")
+
+
 def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(
     train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -398,3 +446,33 @@ def test_under_bf16_the_losses_still_see_float32(
     method.fit(train)
     assert seen and set(seen) == {torch.float32}
     assert method.report_["precision"] == "bf16"
+
+
+@pytest.mark.cuda
+def test_on_cuda_a_fit_says_so_and_refuses_a_cpu_checkpoint_in_one_line(
+    train: Subset, validation: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "bf16")  # as on the Xeon and an Ampere GPU
+    on_cpu = make("dpsh")
+    on_cpu.workspace = tmp_path
+    on_cpu.fit(train, validation)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    on_gpu = make("dpsh")
+    on_gpu.workspace = tmp_path
+    with pytest.raises(HashbenchError, match="checkpoint of a different run; delete it"):
+        on_gpu.fit(train, validation)
+    fresh = make("dpsh").fit(train, validation)
+    assert fresh.report_ == {"device": "cuda", "precision": "bf16"}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_on_cuda_tf32_runs_only_when_asked(
+    precision: str, train: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    monkeypatch.setenv(device.PRECISION_VARIABLE, precision)
+    method = make("dpsh").fit(train)
+    assert method.report_["precision"] == precision
+    assert torch.backends.cuda.matmul.allow_tf32 is torch.backends.cudnn.allow_tf32
+    assert torch.backends.cudnn.allow_tf32 is (precision == "tf32")

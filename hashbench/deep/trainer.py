@@ -23,6 +23,7 @@ import functools
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,22 @@ def count_classes(train: Subset, validation: Subset | None) -> int:
     return int(max(int(part.labels.max()) for part in parts)) + 1
 
 
+def run_fingerprint(
+    method: TrainingHooks, train: Subset, validation: Subset | None, device: torch.device
+) -> str:
+    """Digest of the run a checkpoint belongs to: the method's settings, the data, the
+    precision and the device type, whose random streams' states differ in size (left out on the
+    CPU, where checkpoints were written before it was named). Not the GPU's number or count: a
+    checkpoint keeps the stream of the training GPU alone (:meth:`Trainer.random_state`)."""
+    on_gpu = {"device": device.type} if device.type != "cpu" else {}
+    return checkpoint.digest(
+        {**without_added_defaults(method.get_params()), "precision": precision(device), **on_gpu},
+        train.indices,
+        train.labels,
+        None if validation is None else validation.indices,
+    )
+
+
 class Trainer:
     """Trains ``method``'s network on ``train``; the method keeps ``network`` afterwards."""
 
@@ -159,12 +176,7 @@ class Trainer:
         self.optimizer = self.make_optimizer()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
-        self.fingerprint = checkpoint.digest(
-            {**without_added_defaults(method.get_params()), "precision": precision(self.device)},
-            train.indices,
-            train.labels,
-            None if validation is None else validation.indices,
-        )
+        self.fingerprint = run_fingerprint(method, train, validation, self.device)
 
     # -- the two phases --------------------------------------------------------------------
     def fit(self) -> None:
@@ -347,19 +359,30 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------
     def random_state(self) -> dict[str, Any]:
+        """Every random stream the next epoch draws from. Of the GPUs' streams only the training
+        device's (its dropout's): one per visible GPU would tie a checkpoint or a cached warm
+        start to the GPU count of the process that wrote it."""
         return {
             "sampler": self.sampler.get_state(),
             "augmenter": self.augmenter.get_state(),
             "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "cuda": [torch.cuda.get_rng_state(self.device)] if self.device.type == "cuda" else [],
         }
 
-    def set_random_state(self, state: dict[str, Any]) -> None:
-        self.sampler.set_state(state["sampler"])
-        self.augmenter.set_state(state["augmenter"])
-        torch.set_rng_state(state["torch"])
-        if state["cuda"]:
-            torch.cuda.set_rng_state_all(state["cuda"])
+    def set_random_state(self, state: dict[str, Any], source: Path) -> None:
+        """Restore :meth:`random_state` as saved in ``source``; one line if it cannot be."""
+        try:
+            self.sampler.set_state(state["sampler"])
+            self.augmenter.set_state(state["augmenter"])
+            torch.set_rng_state(state["torch"])
+            if self.device.type == "cuda":
+                (cuda,) = state["cuda"]
+                torch.cuda.set_rng_state(cuda, self.device)
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise HashbenchError(
+                f"the random state saved in {source} cannot be restored on {self.device} "
+                f"({' '.join(str(error).split())}); delete {source} to train afresh"
+            ) from error
 
     def save_checkpoint(self) -> None:
         workspace = self.method.workspace
@@ -383,10 +406,9 @@ class Trainer:
     def resume(self) -> bool:
         """Continue from the workspace's checkpoint, if there is one; True when there was."""
         workspace = self.method.workspace
-        state = (
-            None if workspace is None else checkpoint.load(workspace / checkpoint.CHECKPOINT_NAME)
-        )
-        if state is None:
+        path = None if workspace is None else workspace / checkpoint.CHECKPOINT_NAME
+        state = None if path is None else checkpoint.load(path)
+        if path is None or state is None:
             return False
         if state["fingerprint"] != self.fingerprint:
             raise HashbenchError(
@@ -400,7 +422,7 @@ class Trainer:
         self.network.load_state_dict(state["network"])
         self.optimizer = self.make_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
-        self.set_random_state(state["random"])
+        self.set_random_state(state["random"], path)
         self.history, self.best = state["history"], state["best"]
         return True
 
@@ -455,11 +477,12 @@ class Trainer:
         )
 
     def load_warm_start(self) -> bool:
-        cached = checkpoint.load(checkpoint.warm_start_path(self.warm_start_key))
+        path = checkpoint.warm_start_path(self.warm_start_key)
+        cached = checkpoint.load(path)
         if cached is None:
             return False
         self.network.load_state_dict(cached["network"])
-        self.set_random_state(cached["random"])
+        self.set_random_state(cached["random"], path)
         self.history = [{**entry, "cached": True} for entry in cached["history"]]
         return True
 
