@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -320,6 +322,28 @@ def test_a_random_state_that_cannot_be_restored_is_one_line_naming_the_file(
     message = str(raised.value)
     assert "\n" not in message and f"saved in {path} cannot be restored on cpu" in message
     assert message.endswith(f"delete {path} to train afresh")
+
+
+@pytest.mark.parametrize("name", ["dpsh", "adsh", "ddsh"])
+def test_a_finished_fit_frees_its_trainer_without_the_cyclic_collector(
+    name: str, train: Subset, validation: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alive: list[weakref.ref] = []
+    build = Trainer.__init__
+
+    def remembered(run: Trainer, *args: Any) -> None:
+        build(run, *args)
+        alive.extend(weakref.ref(part) for part in (run, run.images, run.validation_images))
+
+    monkeypatch.setattr(Trainer, "__init__", remembered)
+    gc.collect()
+    gc.disable()
+    try:
+        method = make(name).fit(train, validation)
+        assert alive and [ref() for ref in alive] == [None] * len(alive)
+    finally:
+        gc.enable()
+    assert method.encode(train.inputs[:2]).shape == (2, 16)  # the method keeps its network
 
 
 def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(

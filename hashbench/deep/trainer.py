@@ -23,6 +23,7 @@ import functools
 import math
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -161,15 +162,19 @@ class Trainer:
         ).to(self.device, memory_format=torch.channels_last)
         self.sampler = generator(CPU, method.seed)
         self.augmenter = generator(self.device, method.seed + 1)
+        # The context reaches the trainer through a weak proxy: bound methods would make a
+        # cycle that only the cyclic collector frees, keeping the staged images, optimiser
+        # state and best weights on the GPU after the fit, into the worker's next cell.
+        trainer = weakref.proxy(self)
         self.context = TrainingContext(
             n=self.n,
             indices=np.asarray(train.indices),
             labels=self.labels,
             device=self.device,
             sampler=self.sampler,
-            batches=self.shuffled_batches,
-            encode_training_set=self.training_set_codes,
-            epoch=lambda: self.epoch,
+            batches=lambda indices=None: trainer.shuffled_batches(indices),
+            encode_training_set=lambda: trainer.training_set_codes(),
+            epoch=lambda: trainer.epoch,
         )
         self.phase, self.epoch = WARM_START, 0
         self.peak_rate = 0.0
