@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, Subset, create_method
-from hashbench.deep import checkpoint, device
+from hashbench.deep import checkpoint, device, trainer
 from hashbench.deep.trainer import HASHING, WARM_START, Trainer, run_fingerprint
 from hashbench.errors import TrainingDiverged
 from hashbench.evaluation.evaluator import mean_average_precision
@@ -500,3 +500,33 @@ def test_on_cuda_tf32_runs_only_when_asked(
     assert method.report_["precision"] == precision
     assert torch.backends.cuda.matmul.allow_tf32 is torch.backends.cudnn.allow_tf32
     assert torch.backends.cudnn.allow_tf32 is (precision == "tf32")
+
+
+@pytest.mark.cuda
+def test_on_cuda_a_set_over_the_memory_budget_trains_from_pinned_batches_and_resumes(
+    train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    monkeypatch.setattr(trainer, "staging_budget", lambda _: 0.0)
+    save = Trainer.save_checkpoint
+
+    def save_then_die(run: Trainer) -> None:
+        save(run)
+        assert run.images.device.type == "cpu"
+        if (run.phase, run.epoch) == (HASHING, 1):
+            raise Interrupted
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
+    interrupted = make("dpsh")
+    interrupted.workspace = tmp_path
+    with pytest.raises(Interrupted):
+        interrupted.fit(train)
+    monkeypatch.setattr(Trainer, "save_checkpoint", save)
+    resumed = make("dpsh")
+    resumed.workspace = tmp_path
+    resumed.fit(train)
+    assert [(e["phase"], e["epoch"]) for e in resumed.history_] == [
+        (WARM_START, 1), (HASHING, 1), (HASHING, 2)
+    ]  # fmt: skip
+    assert all(np.isfinite(e["loss"]) for e in resumed.history_)
+    assert resumed.report_["device"] == "cuda"

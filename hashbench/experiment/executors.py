@@ -3,8 +3,9 @@ one SLURM job per (method, bits, seed) through submitit.
 
 Every executor runs cells through :meth:`GridRunner.run_one`, which claims a cell before it
 runs it, so workers never repeat each other's work and any mix of them can share one results
-folder. Local workers each walk the whole grid and take whatever is unclaimed; SLURM jobs each
-run their one cell, whose claim reads ``queued`` from submission until the job starts.
+folder. Local workers each walk the whole grid and take whatever is unclaimed, worker i on GPU
+i % count of the visible GPUs; SLURM jobs each run their one cell, whose claim reads ``queued``
+from submission until the job starts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from hashbench.deep.device import worker_placement
 from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
 from hashbench.experiment.runner import GridRunner, RunOutcome, RunPlan
@@ -56,9 +58,11 @@ def run_grid(
     return runner, runner.run()
 
 
-def _local_worker(plan: RunPlan, threads: int) -> list[RunOutcome]:
+def _local_worker(plan: RunPlan, threads: int, environment: dict[str, str]) -> list[RunOutcome]:
+    """One local worker: its share of the CPU's threads, its GPU (:func:`worker_placement`)."""
     import torch
 
+    os.environ.update(environment)
     torch.set_num_threads(threads)
     return GridRunner(plan).run()
 
@@ -74,10 +78,14 @@ def merge(reports: list[list[RunOutcome]]) -> list[RunOutcome]:
 
 
 def run_local(plan: RunPlan, jobs: int) -> list[RunOutcome]:
-    """``jobs`` worker processes on this machine, the CPU's threads shared between them."""
+    """``jobs`` worker processes on this machine, the CPU's threads shared between them and the
+    visible GPUs too (worker i on GPU i % count)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_local_worker, plan, threads) for _ in range(jobs)]
+        futures = [
+            pool.submit(_local_worker, plan, threads, worker_placement(worker, jobs))
+            for worker in range(jobs)
+        ]
         return merge([future.result() for future in futures])
 
 
