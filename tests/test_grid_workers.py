@@ -174,6 +174,22 @@ def test_slurm_submits_one_array_task_per_missing_cell_with_the_settings(
     assert len(fake_sbatch.read_text().splitlines()) == 1  # nothing submitted twice
 
 
+def test_slurm_refuses_deep_methods_without_gpus_unless_told_none_on_purpose(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake_sbatch: Path
+) -> None:
+    results = tmp_path / "results"
+    grid = ["run", "--methods", "itq,dpsh", "--bits", "16", "--executor", "slurm", "--results",
+            str(results)]  # fmt: skip
+    status, _, err = run_cli(capsys, *grid)
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "would train dpsh on the nodes' CPUs: pass --slurm-gpus-per-task 1" in err
+    assert not fake_sbatch.exists() and not results.exists()  # nothing submitted or written
+    status, stdout, err = run_cli(capsys, *grid, "--slurm-gpus-per-task", "0")
+    assert status == 0 and "2 submitted to SLURM" in stdout, err
+    (script,) = (results / "slurm-logs").glob("*_submission.sh")
+    assert "gpus" not in script.read_text()
+
+
 def test_a_local_worker_runs_on_the_device_it_is_placed_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from hashbench.deep.device import worker_placement
 from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
 from hashbench.experiment.runner import GridRunner, RunOutcome, RunPlan
+from hashbench.registry import get_method
 
 EXECUTORS = ("inline", "local", "slurm")
 #: The order of preference when several workers report on the same cell.
@@ -34,6 +35,7 @@ class SlurmOptions:
 
     partition: str | None = None
     time_min: int = 60
+    #: None: not given, which deep methods refuse; 0: none, on purpose (they train on CPUs).
     gpus_per_task: int | None = None
     cpus_per_task: int | None = None
     mem: str | None = None
@@ -49,6 +51,8 @@ def run_grid(
         raise HashbenchError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if jobs < 1:
         raise HashbenchError(f"--jobs must be at least 1, got {jobs}")
+    if executor == "slurm":
+        check_slurm(plan, slurm or SlurmOptions())
     runner = GridRunner(plan)
     runner.save_grid()
     if executor == "local":
@@ -97,6 +101,17 @@ def _slurm_cell(plan: RunPlan, name: str, bits: int, seed: int) -> RunOutcome:
     return GridRunner(dataclasses.replace(plan, log=log)).run_one(name, bits, seed)
 
 
+def check_slurm(plan: RunPlan, options: SlurmOptions) -> None:
+    """Deep methods need GPUs, or a user who chose CPUs: a job without either would train them
+    silently on the node's CPU, far past any usual time limit."""
+    deep = [name for name in plan.methods if get_method(name).input_kind == "images"]
+    if deep and options.gpus_per_task is None:
+        raise HashbenchError(
+            f"--executor slurm would train {', '.join(deep)} on the nodes' CPUs: pass "
+            "--slurm-gpus-per-task 1 (or 0 to train them on CPUs on purpose)"
+        )
+
+
 def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
     """Submit the cells that have neither a record nor a live claim, one job each."""
     import submitit
@@ -132,7 +147,7 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
         name="hashbench",
         timeout_min=options.time_min,
         slurm_partition=options.partition,
-        slurm_gpus_per_task=options.gpus_per_task,
+        slurm_gpus_per_task=options.gpus_per_task or None,  # 0: no GPU line at all
         slurm_cpus_per_task=options.cpus_per_task,
         slurm_mem=options.mem,
         slurm_additional_parameters=dict(options.additional),
