@@ -3,7 +3,9 @@
 #
 #   results/gpu-check.sh      # from any folder; needs hashbench installed with '.[test]'
 #
-# In under 10 minutes (each step has its own time limit), into results/gpu/ (GPU_CHECK_OUT):
+# In under 10 minutes (each step has its own time limit: 100 + 120 + 45 + 300 + 20 s at most;
+# the paper runs get the most, and a grid cut short keeps its finished records), into
+# results/gpu/ (GPU_CHECK_OUT):
 #   summary.txt      the device first (torch, CUDA, GPU, compute capability, precision), then a
 #                    PASS or FAIL line per check and per step
 #   environment.json, evaluator.json, fits.json, resume.json
@@ -14,8 +16,8 @@
 #   benchmarks.json  pytest tests/benchmarks --benchmarks
 #   cuda-tests.log   the tests marked cuda (pytest -m cuda)
 #   paper/           the paper protocol's DMRH and DPSH at 48 bits on CIFAR-10 (found where
-#                    hashbench looks: --data-root, $HASHBENCH_DATA, ./data, ../shared/data),
-#                    records.txt says each trained and was evaluated on the GPU
+#                    hashbench looks: $HASHBENCH_DATA, ./data, ../shared/data); records.txt
+#                    says each trained and was evaluated on the GPU
 #   *.log            each step's output
 #
 # GPU_CHECK_SIZE=tiny runs every step at a tiny size on whatever device hashbench picks (the
@@ -45,14 +47,14 @@ step() {
 }
 
 # The Python checks write summary.txt's first lines; exit 2: no CUDA for the full size, stop.
-step checks 150 "$python" -m hashbench.experiment.gpucheck steps --size "$size" --out "$out"
+step checks 100 "$python" -m hashbench.experiment.gpucheck steps --size "$size" --out "$out"
 if (($? == 2)); then
   cat "$out/checks.log" >&2
   exit 2
 fi
 
 if [[ $size == full ]]; then
-  step benchmarks 150 "$python" -m pytest tests/benchmarks --benchmarks -q -p no:cacheprovider \
+  step benchmarks 120 "$python" -m pytest tests/benchmarks --benchmarks -q -p no:cacheprovider \
     --benchmark-json "$out/benchmarks.json"
   paper=(--dataset cifar10 --protocol cifar10-dmrh)
 else
@@ -64,10 +66,10 @@ else
     done
   done
 fi
-step cuda-tests 60 "$python" -m pytest -m cuda tests -q -p no:cacheprovider
-step paper 240 "$python" -m hashbench run --methods dmrh,dpsh "${paper[@]}" --bits 48 \
+step cuda-tests 45 "$python" -m pytest -m cuda tests -q -p no:cacheprovider
+step paper 300 "$python" -m hashbench run --methods dmrh,dpsh "${paper[@]}" --bits 48 \
   --results "$out/paper"
-step records 30 "$python" -m hashbench.experiment.gpucheck records "$out/paper/records" \
+step records 20 "$python" -m hashbench.experiment.gpucheck records "$out/paper/records" \
   --out "$out/records.txt"
 [[ -f $out/records.txt ]] && cat "$out/records.txt" >>"$summary"
 
