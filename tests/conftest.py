@@ -2,8 +2,10 @@
 
 Tests that need the real CIFAR-10 skip, saying why, where it is missing (a fresh clone);
 ``HASHBENCH_REQUIRE_DATA=1`` (set by ``.ci/run``) makes its absence a failure instead. They
-carry the ``cifar10`` marker, so ``pytest -m "not cifar10"`` leaves them out. Benchmarks run
-only with ``pytest --benchmarks`` (or ``tox -e bench``).
+carry the ``cifar10`` marker, so ``pytest -m "not cifar10"`` leaves them out. Tests marked
+``cuda`` skip, saying why, where PyTorch sees no CUDA device; ``pytest -m cuda`` runs them alone
+(``results/gpu-check.sh`` does). Benchmarks run only with ``pytest --benchmarks`` (or
+``tox -e bench``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from hashbench.data.dataset import Dataset
 from hashbench.data.loading import load_dataset
@@ -30,7 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_benchmark = pytest.mark.skip(reason="a benchmark: run it with `pytest --benchmarks`")
+    skip_cuda = pytest.mark.skip(reason="needs a CUDA device; PyTorch sees none here")
     for item in items:
+        if item.get_closest_marker("cuda") and not torch.cuda.is_available():
+            item.add_marker(skip_cuda)
         if "cifar10_archive" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cifar10)
         if not config.getoption("--benchmarks") and BENCHMARKS in Path(item.path).parents:

@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, create_method
+from hashbench.deep import device, trainer
 from hashbench.deep.augment import augment
-from hashbench.deep.device import select_device
+from hashbench.deep.device import (
+    DEVICE_VARIABLE,
+    PRECISION_VARIABLE,
+    WORKERS_PER_GPU_VARIABLE,
+    select_device,
+    staging_budget,
+    worker_placement,
+)
 from hashbench.deep.recipes import RECIPE_FIELDS, SCRATCH, learning_rate, resolve
 from hashbench.methods.dpsh import DPSH
 
@@ -27,6 +35,98 @@ def test_device_is_cuda_when_present_else_cpu_and_the_variable_overrides(monkeyp
     monkeypatch.setenv("HASHBENCH_DEVICE", "cuda:99")
     with pytest.raises(HashbenchError, match="HASHBENCH_DEVICE='cuda:99'"):
         select_device()
+
+
+@pytest.fixture
+def three_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the device functions ask of PyTorch, answered as on a machine with 3 GPUs."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+
+
+def test_local_workers_spread_over_the_gpus_and_know_who_shares_theirs(three_gpus) -> None:
+    placements = [worker_placement(worker, 5) for worker in range(5)]
+    devices = [placement[DEVICE_VARIABLE] for placement in placements]
+    assert devices == ["cuda:0", "cuda:1", "cuda:2", "cuda:0", "cuda:1"]
+    for placement in placements:
+        sharing = devices.count(placement[DEVICE_VARIABLE])
+        assert placement[WORKERS_PER_GPU_VARIABLE] == str(sharing)
+    assert worker_placement(0, 1) == {DEVICE_VARIABLE: "cuda:0", WORKERS_PER_GPU_VARIABLE: "1"}
+
+
+def test_a_device_the_user_named_holds_for_every_local_worker(
+    three_gpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DEVICE_VARIABLE, "cuda")  # any GPU: spread as when unset
+    assert worker_placement(4, 5)[DEVICE_VARIABLE] == "cuda:1"
+    monkeypatch.setenv(DEVICE_VARIABLE, "cuda:2")  # this GPU: all of them on it, all sharing
+    assert [worker_placement(w, 4) for w in range(4)] == [{WORKERS_PER_GPU_VARIABLE: "4"}] * 4
+    monkeypatch.setenv(DEVICE_VARIABLE, "cpu")
+    assert worker_placement(1, 4) == {}
+    monkeypatch.delenv(DEVICE_VARIABLE)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert worker_placement(1, 4) == {}
+
+
+def test_staging_budget_is_half_the_free_memory_and_half_a_workers_share_at_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda _: (30 * gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda _: 12 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda _: 2 * gib)
+    gpu = torch.device("cuda:0")
+    monkeypatch.delenv(WORKERS_PER_GPU_VARIABLE, raising=False)
+    # Free as the driver sees it, plus the 10 GiB this process's allocator caches unused.
+    assert staging_budget(gpu) == (30 + 12 - 2) / 2 * gib
+    monkeypatch.setenv(WORKERS_PER_GPU_VARIABLE, "4")
+    assert staging_budget(gpu) == 80 / 4 / 2 * gib
+    monkeypatch.setenv(WORKERS_PER_GPU_VARIABLE, "2")
+    assert staging_budget(gpu) == (30 + 12 - 2) / 2 * gib  # its share, 40 GiB, is not the limit
+    monkeypatch.setenv(WORKERS_PER_GPU_VARIABLE, "two")
+    with pytest.raises(HashbenchError, match="HASHBENCH_WORKERS_PER_GPU='two' must be a positive"):
+        staging_budget(gpu)
+
+
+def test_a_training_set_over_the_budget_stays_in_ordinary_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(trainer, "staging_budget", lambda _: 100.0)
+    images = np.zeros((5, 4, 4, 3), np.uint8)  # 240 bytes
+    staged = trainer.stage_images(images, torch.device("cuda"))
+    assert staged.device.type == "cpu" and not staged.is_pinned()  # no pinned second copy
+    np.testing.assert_array_equal(staged.numpy(), images)
+
+
+@pytest.mark.parametrize(
+    ("requested", "chosen"), [("", "bf16"), ("fp32", "fp32"), ("bf16", "bf16"), ("tf32", "tf32")]
+)
+def test_tf32_only_when_the_precision_says_so(
+    requested: str, chosen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _=None: (9, 0))
+    monkeypatch.setenv(PRECISION_VARIABLE, requested)
+    flags = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = [flag.allow_tf32 for flag in flags], torch.backends.cudnn.benchmark
+    try:
+        device.configure(torch.device("cuda"))
+        assert [flag.allow_tf32 for flag in flags] == [chosen == "tf32"] * 2
+    finally:
+        for flag, value in zip(flags, saved[0], strict=True):
+            flag.allow_tf32 = value
+        torch.backends.cudnn.benchmark = saved[1]
+    assert device.precision(torch.device("cuda")) == chosen
+
+
+@pytest.mark.parametrize(("where", "capability"), [("cpu", None), ("cuda", (7, 5))])
+def test_tf32_where_it_does_not_exist_is_refused(
+    where: str, capability: tuple[int, int] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _=None: capability)
+    monkeypatch.setenv(PRECISION_VARIABLE, "tf32")
+    with pytest.raises(HashbenchError, match=f"tf32 needs a CUDA GPU .* this run is on {where}"):
+        device.precision(torch.device(where))
 
 
 def random_images(n: int, size: int = 6) -> torch.Tensor:

@@ -52,6 +52,57 @@ def test_balance_weights_make_both_kinds_of_pair_weigh_the_same(batch) -> None:
     assert balance_weights(torch.ones(3, 3)).tolist() == torch.ones(3, 3).tolist()
 
 
+def branching_weights(s: torch.Tensor) -> torch.Tensor:
+    """balance_weights as it was, with a Python branch on the counts (a host sync per batch)."""
+    total, similar = s.numel(), s.sum()
+    dissimilar = total - similar
+    if similar == 0 or dissimilar == 0:
+        return torch.ones_like(s)
+    return torch.where(s > 0, total / similar, total / dissimilar)
+
+
+def similarities(rows: int, columns: int, density: float) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(rows * columns)
+    return (torch.rand(rows, columns, generator=generator) < density).float()
+
+
+@pytest.mark.parametrize(
+    "s",
+    [torch.zeros(5, 5), torch.ones(5, 5), torch.zeros(3, 40), torch.ones(3, 40),
+     similarities(8, 8, 0.1), similarities(8, 8, 0.9), similarities(16, 300, 0.5),
+     similarities(1, 1, 1.0)],
+    ids=["none-similar", "all-similar", "bank-none-similar", "bank-all-similar", "sparse",
+         "dense", "bank", "one-pair"],
+)  # fmt: skip
+def test_balance_weights_equal_the_branching_formula_without_reading_a_value_back(
+    s: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = branching_weights(s)
+
+    def host_sync(*_: object) -> None:
+        raise AssertionError("balance_weights read a tensor's value into Python")
+
+    for name in ("__bool__", "__float__", "__int__", "__index__", "item", "tolist"):
+        monkeypatch.setattr(torch.Tensor, name, host_sync)
+    weights = balance_weights(s)
+    monkeypatch.undo()
+    assert torch.equal(weights, expected)
+    assert torch.isfinite(weights).all()
+
+
+@pytest.mark.cuda
+def test_balance_weights_never_synchronise_with_the_gpu() -> None:
+    s = similarities(64, 64, 0.3).cuda()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        weights = balance_weights(s)
+        edge = balance_weights(torch.ones_like(s))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.equal(weights.cpu(), branching_weights(s.cpu()))
+    assert torch.equal(edge.cpu(), torch.ones(64, 64))
+
+
 def test_hashnet_loss_matches_the_paper_pair_by_pair(batch) -> None:
     u, s = batch
     alpha, weights, total = 10 / K, pair_weights(s), 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,11 @@ import pytest
 import torch
 
 from hashbench import HashbenchError, Subset, create_method
-from hashbench.deep import device
-from hashbench.deep.trainer import HASHING, WARM_START, Trainer
+from hashbench.deep import checkpoint, device, trainer
+from hashbench.deep.trainer import HASHING, WARM_START, Trainer, run_fingerprint
 from hashbench.errors import TrainingDiverged
 from hashbench.evaluation.evaluator import mean_average_precision
+from hashbench.method import without_added_defaults
 
 #: Tiny but real: CNN geometry as in production, few channels, a few epochs.
 TINY: dict[str, Any] = {
@@ -279,6 +282,75 @@ def test_a_checkpoint_of_another_run_is_refused(train, tmp_path: Path) -> None:
         other.fit(train)
 
 
+def test_checkpoints_and_warm_starts_are_kept_per_device_type_not_per_gpu(
+    train: Subset, validation: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "bf16")  # the same on either device
+    method = make("dpsh")
+    on = {name: torch.device(name) for name in ("cpu", "cuda", "cuda:1")}
+    fingerprints = {name: run_fingerprint(method, train, validation, d) for name, d in on.items()}
+    assert fingerprints["cpu"] != fingerprints["cuda"] == fingerprints["cuda:1"]
+    # On the CPU as before the device was named, so checkpoints in flight stay valid.
+    params = without_added_defaults(method.get_params())
+    before = checkpoint.digest(
+        {**params, "precision": "bf16"}, train.indices, train.labels, validation.indices
+    )
+    assert fingerprints["cpu"] == before
+    keys = {}
+    for name, where in on.items():
+        run = Trainer(method, train, validation)  # built on the CPU; the key reads .device
+        run.device = where
+        keys[name] = run.warm_start_key
+    assert keys["cpu"] != keys["cuda"] == keys["cuda:1"]
+
+
+@pytest.mark.parametrize("saved_in", ["workspace", "warm-start cache"])
+def test_a_random_state_that_cannot_be_restored_is_one_line_naming_the_file(
+    saved_in: str, train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "cache"))
+    first = make("dpsh")
+    first.workspace = tmp_path / "workspace" if saved_in == "workspace" else None
+    first.fit(train)
+    files = [tmp_path / "workspace" / checkpoint.CHECKPOINT_NAME]
+    if saved_in != "workspace":
+        files = list((tmp_path / "cache" / "warm-start").glob("*.pt"))
+    (path,) = files
+    state = checkpoint.load(path)
+    assert state is not None
+    state["random"]["augmenter"] = torch.zeros(16, dtype=torch.uint8)  # a CUDA stream's state
+    checkpoint.save(path, state)
+    again = make("dpsh")
+    again.workspace = first.workspace
+    with pytest.raises(HashbenchError) as raised:
+        again.fit(train)
+    message = str(raised.value)
+    assert "\n" not in message and f"saved in {path} cannot be restored on cpu" in message
+    assert message.endswith(f"delete {path} to train afresh")
+
+
+@pytest.mark.parametrize("name", ["dpsh", "adsh", "ddsh"])
+def test_a_finished_fit_frees_its_trainer_without_the_cyclic_collector(
+    name: str, train: Subset, validation: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alive: list[weakref.ref] = []
+    build = Trainer.__init__
+
+    def remembered(run: Trainer, *args: Any) -> None:
+        build(run, *args)
+        alive.extend(weakref.ref(part) for part in (run, run.images, run.validation_images))
+
+    monkeypatch.setattr(Trainer, "__init__", remembered)
+    gc.collect()
+    gc.disable()
+    try:
+        method = make(name).fit(train, validation)
+        assert alive and [ref() for ref in alive] == [None] * len(alive)
+    finally:
+        gc.enable()
+    assert method.encode(train.inputs[:2]).shape == (2, 16)  # the method keeps its network
+
+
 def test_the_warm_start_is_trained_once_and_shared_by_methods_and_code_lengths(
     train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -434,8 +506,8 @@ def test_epochs_of_epoch_size_walk_a_running_shuffle(train: Subset) -> None:
 def test_an_epoch_size_of_n_or_more_changes_nothing(train: Subset) -> None:
     capped = Trainer(make("dpsh", epoch_size=64), train, None)
     plain = Trainer(make("dpsh"), train, None)
-    for trainer in (capped, plain):
-        trainer.start_hashing()
+    for each in (capped, plain):
+        each.start_hashing()
     assert torch.equal(torch.cat(capped.shuffled_batches()), torch.cat(plain.shuffled_batches()))
     sampled = torch.arange(40)  # a method's own items (ADSH's sample) are capped too
     capped = Trainer(make("dpsh", epoch_size=32), train, None)
@@ -478,3 +550,63 @@ def test_validation_can_search_a_sample_of_the_training_items(
     score = mean_average_precision(queries, database, validation.labels, labels, topk=None)
     selected = [e for e in trainer.history if e.get("selected")]
     assert score == pytest.approx(selected[0]["val_map"], abs=1e-4)
+
+
+@pytest.mark.cuda
+def test_on_cuda_a_fit_says_so_and_refuses_a_cpu_checkpoint_in_one_line(
+    train: Subset, validation: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(device.PRECISION_VARIABLE, "bf16")  # as on the Xeon and an Ampere GPU
+    on_cpu = make("dpsh")
+    on_cpu.workspace = tmp_path
+    on_cpu.fit(train, validation)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    on_gpu = make("dpsh")
+    on_gpu.workspace = tmp_path
+    with pytest.raises(HashbenchError, match="checkpoint of a different run; delete it"):
+        on_gpu.fit(train, validation)
+    fresh = make("dpsh").fit(train, validation)
+    assert fresh.report_ == {"device": "cuda", "precision": "bf16"}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_on_cuda_tf32_runs_only_when_asked(
+    precision: str, train: Subset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    monkeypatch.setenv(device.PRECISION_VARIABLE, precision)
+    method = make("dpsh").fit(train)
+    assert method.report_["precision"] == precision
+    assert torch.backends.cuda.matmul.allow_tf32 is torch.backends.cudnn.allow_tf32
+    assert torch.backends.cudnn.allow_tf32 is (precision == "tf32")
+
+
+@pytest.mark.cuda
+def test_on_cuda_a_set_over_the_memory_budget_trains_from_pinned_batches_and_resumes(
+    train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
+    monkeypatch.setattr(trainer, "staging_budget", lambda _: 0.0)
+    save = Trainer.save_checkpoint
+
+    def save_then_die(run: Trainer) -> None:
+        save(run)
+        assert run.images.device.type == "cpu"
+        if (run.phase, run.epoch) == (HASHING, 1):
+            raise Interrupted
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
+    interrupted = make("dpsh")
+    interrupted.workspace = tmp_path
+    with pytest.raises(Interrupted):
+        interrupted.fit(train)
+    monkeypatch.setattr(Trainer, "save_checkpoint", save)
+    resumed = make("dpsh")
+    resumed.workspace = tmp_path
+    resumed.fit(train)
+    assert [(e["phase"], e["epoch"]) for e in resumed.history_] == [
+        (WARM_START, 1), (HASHING, 1), (HASHING, 2)
+    ]  # fmt: skip
+    assert all(np.isfinite(e["loss"]) for e in resumed.history_)
+    assert resumed.report_["device"] == "cuda"

@@ -426,6 +426,36 @@ def test_bad_precision_depth_and_device_are_refused() -> None:
             evaluate(codes, codes, labels, labels, device="cuda")
 
 
+def test_without_a_device_the_evaluator_computes_where_hashbench_device_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = random_problem(11, 5, 40, 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cuda:1")  # the deep trainer's choice, refused alike
+    with pytest.raises(HashbenchError, match="HASHBENCH_DEVICE='cuda:1' but PyTorch sees no CUDA"):
+        evaluate(*problem)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    assert evaluate(*problem).metrics == evaluate(*problem, device="cpu").metrics
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_cuda_and_cpu_give_the_same_metrics(multi_label: bool) -> None:
+    queries, database, query_labels, database_labels = clustered_problem(12, 700, 3000, 48, 0.2)
+    if multi_label:  # each query carries its class and the next one
+        one_hot = np.eye(10, dtype=np.uint8)
+        query_labels = one_hot[query_labels] | one_hot[(query_labels + 1) % 10]
+        database_labels = one_hot[database_labels]
+    problem = (queries, database, query_labels, database_labels)
+    on_cuda = evaluate(*problem, topk=500, precision_at=(100, 1000), device="cuda")
+    on_cpu = evaluate(*problem, topk=500, precision_at=(100, 1000), device="cpu")
+    assert on_cuda.metrics.keys() == on_cpu.metrics.keys()
+    for name, value in on_cpu.metrics.items():  # equal but for the order of the sums
+        assert on_cuda.metrics[name] == pytest.approx(value, abs=1e-12), name
+    for name, curve in on_cpu.curves.items():
+        assert on_cuda.curves[name] == pytest.approx(curve, abs=1e-12), name
+
+
 def test_metric_names_follow_the_cut_off() -> None:
     problem = random_problem(10, 4, 20, 6)
     metrics = evaluate(*problem, topk=5, precision_at=(3,)).metrics

@@ -13,9 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from hashbench.cli import main
-from hashbench.experiment import claims
+from hashbench.deep import device
+from hashbench.experiment import claims, executors
+from hashbench.experiment.runner import RunPlan
 
 CLASSIC = ["--methods", "lsh,itq,sh,pcah", "--bits", "16,32"]
 
@@ -169,6 +172,44 @@ def test_slurm_submits_one_array_task_per_missing_cell_with_the_settings(
     status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh,itq", "--bits", "16", *slurm)
     assert status == 0 and "2 held by other workers" in stdout
     assert len(fake_sbatch.read_text().splitlines()) == 1  # nothing submitted twice
+
+
+def test_slurm_refuses_deep_methods_without_gpus_unless_told_none_on_purpose(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake_sbatch: Path
+) -> None:
+    results = tmp_path / "results"
+    grid = ["run", "--methods", "itq,dpsh", "--bits", "16", "--executor", "slurm", "--results",
+            str(results)]  # fmt: skip
+    status, _, err = run_cli(capsys, *grid)
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "would train dpsh on the nodes' CPUs: pass --slurm-gpus-per-task 1" in err
+    assert not fake_sbatch.exists() and not results.exists()  # nothing submitted or written
+    status, stdout, err = run_cli(capsys, *grid, "--slurm-gpus-per-task", "0")
+    assert status == 0 and "2 submitted to SLURM" in stdout, err
+    (script,) = (results / "slurm-logs").glob("*_submission.sh")
+    assert "gpus" not in script.read_text()
+
+
+def test_a_local_worker_runs_on_the_device_it_is_placed_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    class Runner:
+        def __init__(self, plan: object) -> None:
+            variables = (device.DEVICE_VARIABLE, device.WORKERS_PER_GPU_VARIABLE)
+            seen.append(tuple(os.environ.get(name) for name in variables))
+
+        def run(self) -> list:
+            return []
+
+    monkeypatch.setattr(executors, "GridRunner", Runner)
+    for name in (device.DEVICE_VARIABLE, device.WORKERS_PER_GPU_VARIABLE):
+        monkeypatch.setenv(name, "")  # undone after the test, as the worker's settings are
+    placement = {device.DEVICE_VARIABLE: "cuda:1", device.WORKERS_PER_GPU_VARIABLE: "2"}
+    plan, threads = RunPlan(("lsh",), "digits", tmp_path), torch.get_num_threads()
+    assert executors._local_worker(plan, threads, placement) == []
+    assert seen == [("cuda:1", "2")]
 
 
 def test_slurm_without_a_cluster_is_one_clear_line(

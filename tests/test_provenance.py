@@ -1,13 +1,19 @@
-"""Provenance: a record's commit, and whether the code (not the results) had changes."""
+"""Provenance: a record's commit, whether the code (not the results) had changes, and the
+device the run computed on."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
+from hashbench.cli import main
 from hashbench.experiment import provenance
+from hashbench.experiment.reproduce import DMRH, Reproducer
 
 
 @pytest.mark.parametrize(
@@ -31,3 +37,37 @@ def test_only_changes_outside_results_make_a_checkout_dirty(
         assert provenance.git_state() == {"commit": "0123abcd", "dirty": dirty}
     finally:
         provenance.git_state.cache_clear()
+
+
+def test_a_run_on_the_cpu_is_evaluated_and_described_there_on_a_gpu_machine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A machine PyTorch says has GPUs, though it has none here: evaluating or naming one would
+    # fail, so the run finishing shows that HASHBENCH_DEVICE kept it off them.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    results = tmp_path / "results"
+    assert main(["run", "--methods", "lsh", "--bits", "8", "--results", str(results)]) == 0
+    (record,) = (json.loads(p.read_text()) for p in (results / "records").rglob("*.json"))
+    hardware = record["provenance"]["hardware"]
+    assert (hardware["device"], hardware["gpu"]) == ("cpu", None)
+    capsys.readouterr()
+
+
+def test_without_a_device_named_a_reproduction_on_a_gpu_machine_runs_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("HASHBENCH_DEVICE", raising=False)
+    assert not Reproducer(DMRH, tmp_path, (0,), None, "hashbench reproduce dmrh").cpu_sized
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")  # the CPU asked for: the CPU-sized setting
+    assert Reproducer(DMRH, tmp_path, (0,), None, "hashbench reproduce dmrh").cpu_sized
+
+
+@pytest.mark.cuda
+def test_the_hardware_names_the_gpu_the_run_used() -> None:
+    for index in range(torch.cuda.device_count()):
+        gpu = torch.device("cuda", index)
+        assert provenance.hardware(gpu)["gpu"] == torch.cuda.get_device_name(index)
+        assert provenance.hardware(gpu)["device"] == f"cuda:{index}"
+    assert provenance.hardware(torch.device("cpu"))["gpu"] is None

@@ -117,7 +117,12 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
     workers.add_argument(
         "--slurm-time", type=int, default=60, metavar="MINUTES", help="time limit per job"
     )
-    workers.add_argument("--slurm-gpus-per-task", type=int, metavar="N")
+    workers.add_argument(
+        "--slurm-gpus-per-task",
+        type=int,
+        metavar="N",
+        help="GPUs per job; required with deep methods (0: train them on the nodes' CPUs)",
+    )
     workers.add_argument("--slurm-cpus-per-task", type=int, metavar="N")
     workers.add_argument("--slurm-mem", metavar="SIZE", help="memory per job, e.g. 32G")
     workers.add_argument(

@@ -45,12 +45,14 @@ def pairwise_likelihood(
 
 def balance_weights(s: torch.Tensor) -> torch.Tensor:
     """HashNet's and DCH's pair weights: |S| / |S1| on similar pairs and |S| / |S0| on the
-    others, so that each kind weighs as much in the mean (1 everywhere if a kind is absent)."""
+    others, so that each kind weighs as much in the mean (1 everywhere if a kind is absent:
+    then every pair is of the other kind, whose weight is |S| / |S| = 1).
+
+    No branch on the counts: reading a GPU tensor's value in Python waits for the GPU, at
+    every batch; the clamp only keeps the absent kind's unused weight finite."""
     total, similar = s.numel(), s.sum()
     dissimilar = total - similar
-    if similar == 0 or dissimilar == 0:
-        return torch.ones_like(s)
-    return torch.where(s > 0, total / similar, total / dissimilar)
+    return torch.where(s > 0, total / similar.clamp(min=1), total / dissimilar.clamp(min=1))
 
 
 def balanced_likelihood(

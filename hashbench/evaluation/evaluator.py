@@ -7,9 +7,11 @@ share at least one label. Conventions (see :mod:`~hashbench.evaluation.metrics`)
 by the relevant items found in the top K, 0 when none; ``topk=None`` or K beyond the database
 means all of it; an empty set has precision 0 and a query with no relevant item has recall 0.
 
-Memory stays bounded: queries go through in chunks (on CPU one per worker thread, a thread
-per core up to four), and nothing larger than a chunk's int16 distances is materialised;
-never a float64 queries x database matrix.
+Without a ``device`` it computes where the run does (``HASHBENCH_DEVICE``, else the first GPU,
+else the CPU: :func:`~hashbench.deep.device.select_device`). Memory stays bounded: queries go
+through in chunks (on CPU one per worker thread, a thread per core up to four), and nothing
+larger than a chunk's int16 distances is materialised; never a float64 queries x database
+matrix.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from hashbench.checks import require_whole
+from hashbench.deep.device import select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation import metrics as per_query
 from hashbench.evaluation import ranking
@@ -125,8 +128,9 @@ def mean_average_precision(
 
 
 def _resolve_device(device: str | None) -> torch.device:
+    """``device``, or where the run computes (:func:`~hashbench.deep.device.select_device`)."""
     if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return select_device()
     try:
         resolved = torch.device(device)
     except RuntimeError as error:

@@ -3,8 +3,9 @@ one SLURM job per (method, bits, seed) through submitit.
 
 Every executor runs cells through :meth:`GridRunner.run_one`, which claims a cell before it
 runs it, so workers never repeat each other's work and any mix of them can share one results
-folder. Local workers each walk the whole grid and take whatever is unclaimed; SLURM jobs each
-run their one cell, whose claim reads ``queued`` from submission until the job starts.
+folder. Local workers each walk the whole grid and take whatever is unclaimed, worker i on GPU
+i % count of the visible GPUs; SLURM jobs each run their one cell, whose claim reads ``queued``
+from submission until the job starts.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from hashbench.deep.device import worker_placement
 from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
 from hashbench.experiment.runner import GridRunner, RunOutcome, RunPlan
+from hashbench.registry import get_method
 
 EXECUTORS = ("inline", "local", "slurm")
 #: The order of preference when several workers report on the same cell.
@@ -32,6 +35,7 @@ class SlurmOptions:
 
     partition: str | None = None
     time_min: int = 60
+    #: None: not given, which deep methods refuse; 0: none, on purpose (they train on CPUs).
     gpus_per_task: int | None = None
     cpus_per_task: int | None = None
     mem: str | None = None
@@ -47,6 +51,8 @@ def run_grid(
         raise HashbenchError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if jobs < 1:
         raise HashbenchError(f"--jobs must be at least 1, got {jobs}")
+    if executor == "slurm":
+        check_slurm(plan, slurm or SlurmOptions())
     runner = GridRunner(plan)
     runner.save_grid()
     if executor == "local":
@@ -56,9 +62,11 @@ def run_grid(
     return runner, runner.run()
 
 
-def _local_worker(plan: RunPlan, threads: int) -> list[RunOutcome]:
+def _local_worker(plan: RunPlan, threads: int, environment: dict[str, str]) -> list[RunOutcome]:
+    """One local worker: its share of the CPU's threads, its GPU (:func:`worker_placement`)."""
     import torch
 
+    os.environ.update(environment)
     torch.set_num_threads(threads)
     return GridRunner(plan).run()
 
@@ -74,10 +82,14 @@ def merge(reports: list[list[RunOutcome]]) -> list[RunOutcome]:
 
 
 def run_local(plan: RunPlan, jobs: int) -> list[RunOutcome]:
-    """``jobs`` worker processes on this machine, the CPU's threads shared between them."""
+    """``jobs`` worker processes on this machine, the CPU's threads shared between them and the
+    visible GPUs too (worker i on GPU i % count)."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_local_worker, plan, threads) for _ in range(jobs)]
+        futures = [
+            pool.submit(_local_worker, plan, threads, worker_placement(worker, jobs))
+            for worker in range(jobs)
+        ]
         return merge([future.result() for future in futures])
 
 
@@ -87,6 +99,17 @@ def _slurm_cell(plan: RunPlan, name: str, bits: int, seed: int) -> RunOutcome:
 
     log = str(submitit.JobEnvironment().paths.stdout)
     return GridRunner(dataclasses.replace(plan, log=log)).run_one(name, bits, seed)
+
+
+def check_slurm(plan: RunPlan, options: SlurmOptions) -> None:
+    """Deep methods need GPUs, or a user who chose CPUs: a job without either would train them
+    silently on the node's CPU, far past any usual time limit."""
+    deep = [name for name in plan.methods if get_method(name).input_kind == "images"]
+    if deep and options.gpus_per_task is None:
+        raise HashbenchError(
+            f"--executor slurm would train {', '.join(deep)} on the nodes' CPUs: pass "
+            "--slurm-gpus-per-task 1 (or 0 to train them on CPUs on purpose)"
+        )
 
 
 def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
@@ -124,7 +147,7 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
         name="hashbench",
         timeout_min=options.time_min,
         slurm_partition=options.partition,
-        slurm_gpus_per_task=options.gpus_per_task,
+        slurm_gpus_per_task=options.gpus_per_task or None,  # 0: no GPU line at all
         slurm_cpus_per_task=options.cpus_per_task,
         slurm_mem=options.mem,
         slurm_additional_parameters=dict(options.additional),

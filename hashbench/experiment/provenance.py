@@ -51,12 +51,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-@cache
-def hardware() -> dict[str, Any]:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+def hardware(device: torch.device) -> dict[str, Any]:
+    """The machine, and the device the run computed on (``gpu``: that device's name, none when
+    the run was on the CPU, whatever GPUs the machine has)."""
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "device": str(device),
         "gpu": gpu,
         "platform": platform.platform(),
     }

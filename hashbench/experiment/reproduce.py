@@ -6,9 +6,10 @@ paper-layout table (with the published figures beside ours), the figures, and a 
 states the data, hardware, commit, wall time and where the setting differs from the paper.
 Every run goes through the ordinary runner, so the command resumes where it stopped.
 
-Without a GPU the deep methods cannot train at their real setting in reasonable time; they
-then run at a CPU-sized setting (a smaller network, few epochs, the 5,000-image ``cifar10``
-protocol) into ``<results>/cpu-sized/``, labelled as such and never mixed into the paper table.
+Without a GPU (or with ``HASHBENCH_DEVICE=cpu``) the deep methods cannot train at their real
+setting in reasonable time; they then run at a CPU-sized setting (a smaller network, few
+epochs, the 5,000-image ``cifar10`` protocol) into ``<results>/cpu-sized/``, labelled as such
+and never mixed into the paper table.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from hashbench.deep.device import select_device
 from hashbench.errors import DataNotFound, HashbenchError, RunsFailed
 from hashbench.experiment import provenance
 from hashbench.experiment.records import iter_records
@@ -97,7 +97,7 @@ class Reproducer:
     seeds: tuple[int, ...]
     data_root: tuple[Path, ...] | None
     command: str
-    cpu_sized: bool = field(default_factory=lambda: not torch.cuda.is_available())
+    cpu_sized: bool = field(default_factory=lambda: select_device().type != "cuda")
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 

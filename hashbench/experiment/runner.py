@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from hashbench.data.dataset import Dataset
 from hashbench.data.loading import load_dataset
+from hashbench.deep.device import precision, select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
@@ -110,10 +111,9 @@ def check_plan(plan: RunPlan) -> None:
             raise HashbenchError(f"seeds must be non-negative integers, got {seed}")
     if any(get_method(name).input_kind == "features" for name in plan.methods):
         get_feature(plan.feature)
+    device = select_device()  # every run is evaluated there: a bad HASHBENCH_DEVICE, one line now
     if any(get_method(name).input_kind == "images" for name in plan.methods):
-        from hashbench.deep.device import precision, select_device
-
-        precision(select_device())  # a bad HASHBENCH_DEVICE or _PRECISION: one line, now
+        precision(device)  # and a bad HASHBENCH_PRECISION
 
 
 def splits_checksum(splits: Splits) -> str:
@@ -280,6 +280,7 @@ class GridRunner:
     def fit_and_record(self, name: str, bits: int, seed: int, path: Path) -> None:
         config = self.config(name, bits, seed)
         settings = self.protocol_settings(name, seed)
+        device = select_device()  # where a deep method trains; its codes are evaluated there too
         codes_path = self.codes_path(path)
         started_at = datetime.now(timezone.utc)
         wall = time.perf_counter()
@@ -309,6 +310,7 @@ class GridRunner:
             labels[splits.database],
             topk=self.protocol.topk,
             precision_at=PRECISION_AT,
+            device=str(device),
         )
         timings["evaluate_s"] = time.perf_counter() - clock
         if method.input_kind == "features":
@@ -371,7 +373,7 @@ class GridRunner:
                     "command": self.plan.command,
                     "git": provenance.git_state(),
                     "software": provenance.software(),
-                    "hardware": provenance.hardware(),
+                    "hardware": provenance.hardware(device),
                     "started_at": started_at.isoformat(timespec="seconds"),
                     "worker": claims.worker_name(),
                 },

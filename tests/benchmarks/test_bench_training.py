@@ -21,11 +21,6 @@ from hashbench.deep.augment import augment
 from hashbench.deep.device import PRECISION_VARIABLE, autocast
 from hashbench.deep.trainer import Trainer
 
-needs_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(),
-    reason="measures the GPU input pipeline; PyTorch sees no CUDA device here",
-)
-
 IMAGES = 50_000 if torch.cuda.is_available() else 512
 ROUNDS = 3 if torch.cuda.is_available() else 2
 CASES = {"dpsh": {}, "dmrh-2x2": {"regions": 2}}
@@ -63,7 +58,7 @@ def test_hashing_epoch(
     benchmark.extra_info["images_per_s"] = IMAGES / benchmark.stats["min"]
 
 
-@needs_cuda
+@pytest.mark.cuda  # measures the GPU input pipeline
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_forward_backward_on_a_prepared_batch(benchmark, case: str, cifar_sized: Subset) -> None:
     trainer = hashing_trainer(case, cifar_sized)
