@@ -9,6 +9,7 @@ from hashbench.classic.preprocess import (
     principal_directions,
     require_bits_within_dimension,
 )
+from hashbench.constraints import Integer
 from hashbench.method import HashingMethod, Subset
 from hashbench.registry import register_method
 
@@ -21,6 +22,8 @@ class ITQ(HashingMethod):
     B^T V), starting from a random orthogonal matrix. Each step can only lower the
     quantisation loss; ``quantisation_loss_`` records it before and after every iteration.
     """
+
+    parameters = {"iterations": Integer(minimum=0)}
 
     def __init__(self, bits: int, seed: int = 0, *, iterations: int = 50) -> None:
         super().__init__(bits, seed)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from hashbench.constraints import check
 from hashbench.data.dataset import Dataset
 from hashbench.data.loading import load_dataset
 from hashbench.errors import HashbenchError
@@ -39,8 +40,8 @@ from hashbench.experiment.records import (
 )
 from hashbench.features.extract import compute_features, get_feature
 from hashbench.fileio import atomic_write_text
-from hashbench.method import Subset
-from hashbench.registry import check_params, create_method, get_method
+from hashbench.method import BITS, SEED, Subset
+from hashbench.registry import create_method, get_method
 from hashbench.splits.protocol import (
     Protocol,
     Splits,
@@ -94,20 +95,19 @@ def check_plan(plan: RunPlan) -> None:
     """Reject every mistake that needs no data before anything is loaded or written."""
     if not plan.methods:
         raise HashbenchError("no method given; pass --methods, e.g. --methods lsh,itq")
-    for name in plan.methods:
-        get_method(name)
-    for name, overrides in plan.params.items():
+    for name in plan.params:
         if name not in plan.methods:
             raise HashbenchError(
                 f"--set names method {name!r}, which is not in --methods {','.join(plan.methods)}"
             )
-        check_params(name, overrides)
     for bits in plan.bits or ():
-        if bits <= 0:
-            raise HashbenchError(f"bits must be positive integers, got {bits}")
+        check(bits, BITS, "bits")
     for seed in plan.seeds:
-        if seed < 0:
-            raise HashbenchError(f"seeds must be non-negative integers, got {seed}")
+        check(seed, SEED, "seeds")
+    for name in plan.methods:
+        # Building the method checks every setting; the code length changes none of them.
+        bits = plan.bits[0] if plan.bits else BITS.minimum
+        create_method(name, bits=bits, **plan.params.get(name, {})).check_files()
     if any(get_method(name).input_kind == "features" for name in plan.methods):
         get_feature(plan.feature)
     if any(get_method(name).input_kind == "images" for name in plan.methods):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashbench.checks import is_whole
+from hashbench.constraints import POSITIVE_INTEGER
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
@@ -205,10 +205,12 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             "splits",
         )
     )
-    topk = top.get("topk", lambda v: is_whole(v) or v == "all", 'a positive integer or "all"')
+    topk = top.get(
+        "topk", lambda v: POSITIVE_INTEGER.fits(v) or v == "all", 'a positive integer or "all"'
+    )
     bits = top.get(
         "bits",
-        lambda v: isinstance(v, list) and v and all(is_whole(b) for b in v),
+        lambda v: isinstance(v, list) and v and all(POSITIVE_INTEGER.fits(b) for b in v),
         "a non-empty list of positive integers",
     )
     splits = top.get("splits", lambda v: isinstance(v, dict), "a table of [splits.<name>] tables")
@@ -253,8 +255,8 @@ def _parse_splits(source: str, splits: dict[str, Any]) -> dict[str, dict[str, An
         amounts = [key for key in ("per_class", "count", "fraction") if key in rule]
         if len(amounts) > 1:
             raise draw.fail(f"[splits.{name}] has {' and '.join(amounts)}; keep at most one")
-        draw.get("per_class", is_whole, "a positive integer", None)
-        draw.get("count", is_whole, "a positive integer", None)
+        draw.get("per_class", POSITIVE_INTEGER.fits, "a positive integer", None)
+        draw.get("count", POSITIVE_INTEGER.fits, "a positive integer", None)
         draw.get(
             "fraction",
             lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
