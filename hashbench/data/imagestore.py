@@ -35,6 +35,7 @@ from hashbench.data.imagefolder import (
     Member,
     decode_image,
     decode_workers,
+    read_bounded,
 )
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
@@ -150,7 +151,8 @@ def _decode_files(
     for index, relative in enumerate(paths):
         file = Path(root) / relative
         try:
-            data = file.read_bytes()
+            with open(file, "rb") as handle:
+                data = read_bounded(handle, f"image {file}")
         except OSError as error:
             raise HashbenchError(f"cannot read image {file}: {error}") from error
         digests.append(hashlib.sha256(data).digest())
