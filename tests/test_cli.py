@@ -218,7 +218,7 @@ def test_run_config_file_gives_the_flags_and_flags_override_it(
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("methods = [1]\n", "methods must be a list of method names"),
+        ("methods = [1]\n", "methods[0] must be a non-empty text, got 1"),
         ("bitz = [16]\n", "unknown key bitz"),
         ("methods = [\n", "is not valid TOML"),
     ],

@@ -99,7 +99,7 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
     for name, bits, seed in runner.cells():
         path = runner.record_path(name, bits, seed)
         claim_file = claims.claim_path(plan.out_dir, runner.protocol.name, path.stem)
-        claim = claims.read_json(claim_file)
+        claim = claims.read_claim(claim_file)
         live = claim_file.exists() and (
             claim is None or not claims.is_stale(claim, plan.claim_timeout)
         )
@@ -108,7 +108,8 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
         elif live:  # a torn claim is one being written: live too
             outcomes.append(RunOutcome(path, "elsewhere"))
         else:
-            claim_file.unlink(missing_ok=True)  # stale: its worker is gone
+            if claim is not None:  # stale: its worker is gone
+                claims.remove_stale(claim_file, claim)
             pending.append((name, bits, seed))
     if not pending:
         return outcomes
