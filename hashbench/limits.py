@@ -9,8 +9,12 @@ large photograph) and far below what exhausts a workstation.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
 
 from hashbench.errors import HashbenchError
 
@@ -59,3 +63,34 @@ IMAGE_PIXELS = Limit("HASHBENCH_MAX_IMAGE_PIXELS", 4096 * 4096, "pixels", 1)
 #: Bytes of one array built from a file's contents (a codes file's arrays, a source's decoded
 #: images), checked before it is allocated.
 ARRAY_BYTES = Limit("HASHBENCH_MAX_ARRAY_MB", 16384, "MB", MB)
+
+#: The .npy format versions numpy writes for plain arrays, and their header readers.
+NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What an .npy header says its array is, and where the array's bytes begin."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def read_array_header(handle: BinaryIO, what: str) -> ArrayHeader:
+    """The header of the .npy array ``handle`` is at, read before anything is allocated from
+    it: a format numpy writes, and plain numbers (never objects, which would be unpickled)."""
+    version = np.lib.format.read_magic(handle)
+    if version not in NPY_HEADER_READERS:
+        raise HashbenchError(f"{what} is in .npy format {version}; save it with numpy.save(z)")
+    shape, _, dtype = NPY_HEADER_READERS[version](handle)
+    if dtype.hasobject:
+        raise HashbenchError(f"{what} holds Python objects; store plain numeric arrays")
+    return ArrayHeader(shape, dtype, handle.tell())

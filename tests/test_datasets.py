@@ -191,6 +191,30 @@ def test_second_load_is_served_from_the_cache(
         load_dataset(str(archive), image_size=4)
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garble", "lie"])
+def test_a_damaged_cache_entry_names_the_file_to_delete(
+    tmp_path: Path, isolated_cache: Path, damage: str
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    load_dataset(str(root))
+    (entry,) = (isolated_cache / "images").glob("*.npy")
+    data = entry.read_bytes()
+    if damage == "truncate":
+        entry.write_bytes(data[:-7])
+    elif damage == "garble":
+        entry.write_bytes(b"not an array at all")
+    else:  # a header claiming far more than the file holds: refused before any allocation
+        assert b"(5, 6, 5, 3)" in data
+        entry.write_bytes(data.replace(b"(5, 6, 5, 3)", b"(9999999, 3)"))
+    with pytest.raises(HashbenchError) as raised:
+        load_dataset(str(root))
+    message = str(raised.value)
+    assert message.startswith(f"cache entry {entry} is damaged (")
+    assert message.endswith("; delete it and it is rebuilt on the next run")
+    entry.unlink()
+    check_tiny(load_dataset(str(root)))
+
+
 def test_parallel_decoding_matches_serial_decoding(tmp_path: Path) -> None:
     members = []
     for i in range(23):

@@ -28,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from hashbench.data.cache import cache_root
+from hashbench.data.cache import cache_root, load_entry
 from hashbench.data.imagefolder import (
     CHUNK_SIZE,
     DECODER_VERSION,
@@ -69,7 +69,7 @@ def store_images(
     if not (images_path.is_file() and checksum_path.is_file()):
         checksum = _decode_into(images_path, root, paths, image_size)
         atomic_write_text(checksum_path, checksum)
-    return StoredImages(np.load(images_path, mmap_mode="r"), checksum_path.read_text().strip())
+    return StoredImages(load_entry(images_path, "r"), checksum_path.read_text().strip())
 
 
 def _fingerprint(root: Path, paths: Sequence[str], where: Callable[[int], str]) -> str:

@@ -28,18 +28,13 @@ from hashbench.errors import HashbenchError
 from hashbench.evaluation.hamming import as_bits
 from hashbench.evaluation.relevance import as_labels, check_same_kind
 from hashbench.fileio import atomic_write
-from hashbench.limits import ARRAY_BYTES
+from hashbench.limits import ARRAY_BYTES, read_array_header
 
 KEYS = ("query_codes", "database_codes", "query_labels", "database_labels")
 CODES = ("query_codes", "database_codes")
 INDICES = ("query_indices", "database_indices")
 PACKED = "_packed"
 NPY_MAGIC = b"\x93NUMPY"
-#: The .npy format versions numpy.savez writes, and their header readers.
-HEADER_READERS = {
-    (1, 0): np.lib.format.read_array_header_1_0,
-    (2, 0): np.lib.format.read_array_header_2_0,
-}
 
 
 @dataclass(frozen=True)
@@ -122,20 +117,12 @@ def _read(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     """The array, once its header says it is plain numbers the archive holds in full."""
     info = archive.zip.getinfo(f"{key}.npy")
     with archive.zip.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version not in HEADER_READERS:
-            raise HashbenchError(
-                f"{path}: {key} is in .npy format {version}; save with numpy.savez"
-            )
-        shape, _, dtype = HEADER_READERS[version](member)
-        header_bytes = member.tell()
-    if dtype.hasobject:
-        raise HashbenchError(f"{path}: {key} holds Python objects; store plain numeric arrays")
-    size = math.prod(shape) * dtype.itemsize
-    ARRAY_BYTES.require(f"{path}: {key} ({dtype} {shape})", size)
-    if header_bytes + size > info.file_size:
+        header = read_array_header(member, f"{path}: {key}")
+    described = f"{header.dtype} {header.shape}"
+    ARRAY_BYTES.require(f"{path}: {key} ({described})", header.size)
+    if header.offset + header.size > info.file_size:
         raise HashbenchError(
-            f"{path}: {key} says it is {dtype} {shape} but the file holds less; it is truncated "
+            f"{path}: {key} says it is {described} but the file holds less; it is truncated "
             "or corrupt, write it again"
         )
     return archive[key]
