@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashbench.constraints import POSITIVE_INTEGER
+from hashbench.constraints import POSITIVE_INTEGER, Name, check
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
@@ -111,7 +111,9 @@ def load_protocol(name_or_path: str) -> Protocol:
         return parse_protocol(name_or_path, entry.read_bytes(), str(entry))
     path = Path(name_or_path)
     if path.is_file():
-        return parse_protocol(path.stem, path.read_bytes(), str(path))
+        # The name becomes a folder of records, codes and claims: it must stay one folder.
+        name = check(path.stem, Name(), f"protocol file {path}: its name", "rename the file")
+        return parse_protocol(name, path.read_bytes(), str(path))
     if path.suffix == ".toml":
         raise HashbenchError(f"protocol file {path} does not exist")
     raise HashbenchError(
