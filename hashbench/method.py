@@ -92,6 +92,9 @@ class HashingMethod(ABC):
     input_kind: ClassVar[InputKind] = "features"
     #: Whether the method uses training labels; the table and records report it.
     supervised: ClassVar[bool] = False
+    #: Whether a code takes at most one bit per feature dimension (PCA-based codes: ITQ, PCAH);
+    #: the runner checks it against the features' width before any run starts.
+    bits_within_dimension: ClassVar[bool] = False
     #: A directory the runner lends the method for checkpoints, so an interrupted fit can
     #: resume; ``None`` outside the runner. Not a hyper-parameter.
     workspace: Path | None = None
@@ -125,6 +128,14 @@ class HashingMethod(ABC):
         """The constructor arguments, so a run's config and record name every setting."""
         return {name: getattr(self, name) for name in self.param_names()}
 
+    @classmethod
+    def check_dimension(cls, bits: int, dimension: int) -> None:
+        if cls.bits_within_dimension and bits > dimension:
+            raise HashbenchError(
+                f"{cls.name} needs bits <= the feature dimension ({dimension}), got {bits} bits; "
+                f"use at most {dimension} bits or a feature with more dimensions"
+            )
+
     def check_files(self) -> None:
         """Read what a setting names (a weights file) far enough to refuse a wrong one: the
         runner calls it once before any data is loaded. Nothing to read by default."""
@@ -136,6 +147,7 @@ class HashingMethod(ABC):
         check_settings(self.name, self.declared_parameters(), self.get_params())
         if len(train) == 0:
             raise HashbenchError(f"{self.name}: the training split is empty")
+        self.check_dimension(self.bits, train.inputs.shape[1])
         self._fit(train, validation)
         self.fitted_ = True
         return self

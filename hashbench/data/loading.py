@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashbench.constraints import Integer, Nullable, check
+from hashbench.constraints import Integer, check
 from hashbench.data.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
 from hashbench.data.dataset import Dataset
 from hashbench.data.imagefolder import is_archive, load_image_folder, resize_images
@@ -21,7 +21,7 @@ from hashbench.errors import HashbenchError
 
 Loader = Callable[[list[Path], int | None], Dataset]
 #: The side of the square images are resized to: past a large photograph's, memory runs out.
-IMAGE_SIZE = Nullable(Integer(minimum=1, maximum=4096))
+IMAGE_SIZE = Integer(minimum=1, maximum=4096)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,8 @@ def load_dataset(
 ) -> Dataset:
     """A known data set by name, or by path: a folder of list files (images relative to it,
     or to the first ``data_root``), an image folder or an archive of one."""
-    check(image_size, IMAGE_SIZE, "image size")
+    if image_size is not None:
+        check(image_size, IMAGE_SIZE, "image size")
     if name_or_path in _DATASETS:
         if data_root is None:
             roots = _DATASETS[name_or_path].default_roots()

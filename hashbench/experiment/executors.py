@@ -48,11 +48,13 @@ def run_grid(
     if jobs < 1:
         raise HashbenchError(f"--jobs must be at least 1, got {jobs}")
     runner = GridRunner(plan)
+    # A cluster that is not there is a user's mistake: found before anything is written.
+    cluster = slurm_executor(plan, slurm or SlurmOptions()) if executor == "slurm" else None
     runner.save_grid()
     if executor == "local":
         return runner, run_local(plan, jobs)
-    if executor == "slurm":
-        return runner, submit_slurm(runner, slurm or SlurmOptions())
+    if cluster is not None:
+        return runner, submit_slurm(runner, cluster)
     return runner, runner.run()
 
 
@@ -89,10 +91,32 @@ def _slurm_cell(plan: RunPlan, name: str, bits: int, seed: int) -> RunOutcome:
     return GridRunner(dataclasses.replace(plan, log=log)).run_one(name, bits, seed)
 
 
-def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
-    """Submit the cells that have neither a record nor a live claim, one job each."""
+def slurm_executor(plan: RunPlan, options: SlurmOptions) -> Any:
+    """submitit's executor for SLURM with the options; one line where there is no cluster."""
     import submitit
 
+    logs = options.logs or plan.out_dir / "slurm-logs"
+    try:
+        executor = submitit.AutoExecutor(folder=logs, cluster="slurm")
+    except RuntimeError as error:
+        raise HashbenchError(
+            f"--executor slurm needs a SLURM cluster ({error}); run it on the cluster's login "
+            "node, or use --executor local"
+        ) from error
+    executor.update_parameters(
+        name="hashbench",
+        timeout_min=options.time_min,
+        slurm_partition=options.partition,
+        slurm_gpus_per_task=options.gpus_per_task,
+        slurm_cpus_per_task=options.cpus_per_task,
+        slurm_mem=options.mem,
+        slurm_additional_parameters=dict(options.additional),
+    )
+    return executor
+
+
+def submit_slurm(runner: GridRunner, executor: Any) -> list[RunOutcome]:
+    """Submit the cells that have neither a record nor a live claim, one job each."""
     plan = runner.plan
     pending: list[tuple[str, int, int]] = []
     outcomes: list[RunOutcome] = []
@@ -113,23 +137,6 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
             pending.append((name, bits, seed))
     if not pending:
         return outcomes
-    logs = options.logs or plan.out_dir / "slurm-logs"
-    try:
-        executor = submitit.AutoExecutor(folder=logs, cluster="slurm")
-    except RuntimeError as error:
-        raise HashbenchError(
-            f"--executor slurm needs a SLURM cluster ({error}); run it on the cluster's login "
-            "node, or use --executor local"
-        ) from error
-    executor.update_parameters(
-        name="hashbench",
-        timeout_min=options.time_min,
-        slurm_partition=options.partition,
-        slurm_gpus_per_task=options.gpus_per_task,
-        slurm_cpus_per_task=options.cpus_per_task,
-        slurm_mem=options.mem,
-        slurm_additional_parameters=dict(options.additional),
-    )
     columns = list(zip(*pending, strict=True))
     submitted = executor.map_array(_slurm_cell, [plan] * len(pending), *columns)
     for (name, bits, seed), job in zip(pending, submitted, strict=True):
