@@ -562,6 +562,10 @@ CASES: dict[str, Case] = {
     # -- other commands ---------------------------------------------------------------------------
     "list an unknown method": Case(("list", "nosuch"), "unknown method 'nosuch'"),
     "reproduce an unknown paper": Case(("reproduce", "nosuch"), "invalid choice: 'nosuch'"),
+    "reproduce with a negative seed": Case(
+        ("reproduce", "dmrh", "--seeds", "-1", "--results", "{results}"),
+        "seeds must be an integer in [0, 4294967295], got -1",
+    ),
     "no command": Case((), "the following arguments are required: command"),
 }
 
