@@ -130,6 +130,8 @@ class HashingMethod(ABC):
 
     @classmethod
     def check_dimension(cls, bits: int, dimension: int) -> None:
+        """Refuse more bits than the features have dimensions where the method codes one bit
+        per dimension at most."""
         if cls.bits_within_dimension and bits > dimension:
             raise HashbenchError(
                 f"{cls.name} needs bits <= the feature dimension ({dimension}), got {bits} bits; "

@@ -141,11 +141,15 @@ class Claim:
         return current is not None and current.get("worker") == self.worker
 
     def beat(self) -> bool:
-        """Refresh the heartbeat while the claim is still ours; False once it is not."""
-        with folder_lock(self.path.parent):
-            if not self.is_ours():
-                return False
-            atomic_write_text(self.path, json.dumps(self.content()))
+        """Refresh the heartbeat while the claim is still ours; False once it is not (or its
+        folder is gone)."""
+        try:
+            with folder_lock(self.path.parent):
+                if not self.is_ours():
+                    return False
+                atomic_write_text(self.path, json.dumps(self.content()))
+        except FileNotFoundError:
+            return False
         return True
 
     def start_heartbeat(self, interval: float = HEARTBEAT_S) -> None:
@@ -160,7 +164,7 @@ class Claim:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        with folder_lock(self.path.parent):
+        with contextlib.suppress(FileNotFoundError), folder_lock(self.path.parent):
             if self.is_ours():
                 self.path.unlink(missing_ok=True)
 

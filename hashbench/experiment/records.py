@@ -65,7 +65,9 @@ RECORD = Fields(
                 "relevance": Text(),
             }
         ),
-        "splits": Fields({"file": Text(), "checksum": Text(), "sizes": MappingOf(Integer(0))}),
+        "splits": Fields(
+            {"file": Text(), "checksum": Text(), "sizes": MappingOf(Integer(minimum=0))}
+        ),
         "metrics": MappingOf(MEASURED),
     },
     {

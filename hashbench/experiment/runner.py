@@ -105,9 +105,9 @@ def check_plan(plan: RunPlan) -> None:
         check(bits, BITS, "bits")
     for seed in plan.seeds:
         check(seed, SEED, "seeds")
+    # Building each method checks all its settings together; the code length changes none.
+    bits = plan.bits[0] if plan.bits else BITS.minimum
     for name in plan.methods:
-        # Building the method checks every setting; the code length changes none of them.
-        bits = plan.bits[0] if plan.bits else BITS.minimum
         create_method(name, bits=bits, **plan.params.get(name, {})).check_files()
     if any(get_method(name).input_kind == "features" for name in plan.methods):
         get_feature(plan.feature)
