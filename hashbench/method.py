@@ -24,8 +24,15 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from hashbench.checks import require_whole
+from hashbench.constraints import Constraint, Integer, check_settings
 from hashbench.errors import HashbenchError
+
+#: The longest code a run may ask for: far beyond the literature's 128 bits, short of what
+#: would exhaust memory in evaluation before anything is learned.
+MAX_BITS = 8192
+BITS = Integer(minimum=1, maximum=MAX_BITS)
+#: Seeds are what numpy and torch both take.
+SEED = Integer(minimum=0, maximum=2**32 - 1)
 
 #: Parameters added after runs were first recorded, with the value every older run used: a
 #: parameter at that value is left out of a run's identity (its record's config hash, its
@@ -75,14 +82,23 @@ class HashingMethod(ABC):
     """Base class of every registered method.
 
     Subclasses define ``__init__(self, bits, seed=0, *, <hyper-parameters with defaults>)``
-    storing each argument under its own name, and implement ``_fit`` and ``_encode``.
+    storing each argument under its own name, declare each hyper-parameter's constraint in
+    ``parameters`` (the registry refuses a class that leaves one out), and implement ``_fit``
+    and ``_encode``.
     ``_encode`` may return real values (the sign gives the bit: > 0 is 1) or booleans.
     """
 
     name: ClassVar[str] = ""
+    #: Each constructor argument's constraint, declared once: a subclass declares its own
+    #: hyper-parameters (``{"iterations": Integer(minimum=0)}``) and inherits its bases'.
+    #: Every value is checked against it before any data is loaded.
+    parameters: ClassVar[dict[str, Constraint]] = {"bits": BITS, "seed": SEED}
     input_kind: ClassVar[InputKind] = "features"
     #: Whether the method uses training labels; the table and records report it.
     supervised: ClassVar[bool] = False
+    #: Whether a code takes at most one bit per feature dimension (PCA-based codes: ITQ, PCAH);
+    #: the runner checks it against the features' width before any run starts.
+    bits_within_dimension: ClassVar[bool] = False
     #: A directory the runner lends the method for checkpoints, so an interrupted fit can
     #: resume; ``None`` outside the runner. Not a hyper-parameter.
     workspace: Path | None = None
@@ -96,6 +112,14 @@ class HashingMethod(ABC):
 
     # -- hyper-parameters, the scikit-learn way ------------------------------------------
     @classmethod
+    def declared_parameters(cls) -> dict[str, Constraint]:
+        """Every parameter's constraint: this class's ``parameters`` over its bases'."""
+        declared: dict[str, Constraint] = {}
+        for klass in reversed(cls.__mro__):
+            declared.update(vars(klass).get("parameters", {}))
+        return declared
+
+    @classmethod
     def param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
         return [
@@ -108,12 +132,28 @@ class HashingMethod(ABC):
         """The constructor arguments, so a run's config and record name every setting."""
         return {name: getattr(self, name) for name in self.param_names()}
 
+    @classmethod
+    def check_dimension(cls, bits: int, dimension: int) -> None:
+        """Refuse more bits than the features have dimensions where the method codes one bit
+        per dimension at most."""
+        if cls.bits_within_dimension and bits > dimension:
+            raise HashbenchError(
+                f"{cls.name} needs bits <= the feature dimension ({dimension}), got {bits} bits; "
+                f"use at most {dimension} bits or a feature with more dimensions"
+            )
+
+    def check_files(self) -> None:
+        """Read what a setting names (a weights file) far enough to refuse a wrong one: the
+        runner calls it once before any data is loaded. Nothing to read by default."""
+        return None
+
     # -- the contract --------------------------------------------------------------------
     def fit(self, train: Subset, validation: Subset | None = None) -> HashingMethod:
         """Learn from ``train``; ``validation`` is the only data a method may select on."""
-        require_whole(self.bits, f"{self.name}: bits")
+        check_settings(self.name, self.declared_parameters(), self.get_params())
         if len(train) == 0:
             raise HashbenchError(f"{self.name}: the training split is empty")
+        self.check_dimension(self.bits, train.inputs.shape[1])
         self._fit(train, validation)
         self.fitted_ = True
         return self

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
+from hashbench.constraints import Constraint, check_settings
 from hashbench.errors import HashbenchError
 from hashbench.method import HashingMethod
 
@@ -52,6 +53,7 @@ class MethodRegistry:
             raise HashbenchError(
                 f"method {name!r} from {origin} is not a subclass of hashbench.HashingMethod"
             )
+        _check_declarations(name, cls, origin)
         if name in self._methods and self._methods[name] is not cls:
             raise HashbenchError(
                 f"method name {name!r} is registered twice: by {self._origins[name]} and {origin}"
@@ -97,19 +99,42 @@ class MethodRegistry:
         return self._origins[name]
 
     def check_params(self, name: str, params: dict[str, Any]) -> None:
-        """Refuse hyper-parameters the method does not have (``bits`` and ``seed`` included:
-        they are set per run, not per method)."""
-        settable = [p for p in self.get(name).param_names() if p not in ("bits", "seed")]
-        unknown = sorted(set(params) - set(settable))
-        if unknown:
-            raise HashbenchError(
-                f"method {name!r} has no settable parameter {', '.join(unknown)}; "
-                f"its parameters: {', '.join(settable) or '(none)'}"
-            )
+        """Refuse a hyper-parameter the method does not declare (``bits`` and ``seed`` included:
+        they are set per run, not per method) or a value its constraint does not admit."""
+        settable = {
+            key: constraint
+            for key, constraint in self.get(name).declared_parameters().items()
+            if key not in ("bits", "seed")
+        }
+        check_settings(name, settable, params)
 
     def create(self, name: str, bits: int, seed: int = 0, **params: Any) -> HashingMethod:
+        """The method, its every setting checked before it is built."""
         self.check_params(name, params)
-        return self.get(name)(bits=bits, seed=seed, **params)
+        cls = self.get(name)
+        check_settings(name, cls.declared_parameters(), {"bits": bits, "seed": seed})
+        return cls(bits=bits, seed=seed, **params)
+
+
+def _check_declarations(name: str, cls: type[HashingMethod], origin: str) -> None:
+    """A method declares a constraint for each constructor argument, and only for those."""
+    declared = cls.declared_parameters()
+    names = cls.param_names()
+    undeclared = [key for key in names if key not in declared]
+    extra = [key for key in declared if key not in names]
+    wrong = [key for key, value in declared.items() if not isinstance(value, Constraint)]
+    problems = []
+    if undeclared:
+        problems.append(f"declares no constraint for {', '.join(undeclared)}")
+    if extra:
+        problems.append(f"declares {', '.join(extra)}, which its __init__ does not take")
+    if wrong:
+        problems.append(f"declares {', '.join(wrong)} with no hashbench.constraints object")
+    if problems:
+        raise HashbenchError(
+            f"method {name!r} from {origin} {'; '.join(problems)}: give each constructor "
+            "argument a constraint in the class's `parameters` (see the README, Adding a method)"
+        )
 
 
 REGISTRY = MethodRegistry("hashbench.methods", ENTRY_POINT_GROUP)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hashbench.checks import require_whole
+from hashbench.constraints import Boolean, Integer, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import signed_similarity, similarity
 from hashbench.deep.method import DeepHashingMethod
@@ -78,6 +78,13 @@ class ADSH(DeepHashingMethod):
         "schedule": "exponential",
     }
 
+    parameters = {
+        "gamma": Real(minimum=0),
+        "samples": Integer(minimum=1),
+        "inner_epochs": Integer(minimum=1),
+        "soft_similarity": Boolean(),
+    }
+
     def __init__(
         self,
         bits: int,
@@ -90,8 +97,6 @@ class ADSH(DeepHashingMethod):
         **training: Any,
     ) -> None:
         super().__init__(bits, seed, **training)
-        require_whole(samples, "adsh: samples")
-        require_whole(inner_epochs, "adsh: inner_epochs")
         self.gamma = gamma
         self.samples = samples
         self.inner_epochs = inner_epochs

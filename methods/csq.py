@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import hadamard
 
+from hashbench.constraints import Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.method import DeepHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
@@ -82,6 +83,8 @@ class CSQ(DeepHashingMethod):
     scratch_recipe = {"lr": 0.05}
     # DeepHash-pytorch's CSQ settings (the paper's rates are for its own backbones).
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 64}
+
+    parameters = {"q_lambda": Real(minimum=0)}
 
     def __init__(self, bits: int, seed: int = 0, *, q_lambda: float = 1e-4, **training: Any):
         super().__init__(bits, seed, **training)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hashbench.constraints import Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import balance_weights, similarity
 from hashbench.deep.method import DeepHashingMethod
@@ -57,6 +58,8 @@ class DCH(DeepHashingMethod):
     scratch_recipe = {"lr": 0.02}
     # DeepHash-pytorch's DCH settings (the paper cross-validates its rate).
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 128}
+
+    parameters = {"gamma": Real(above=0), "q_lambda": Real(minimum=0)}
 
     def __init__(
         self,

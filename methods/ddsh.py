@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from hashbench.checks import require_whole
+from hashbench.constraints import Integer
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import signed_similarity, similarity
 from hashbench.deep.method import DeepHashingMethod
@@ -112,12 +112,12 @@ class DDSH(DeepHashingMethod):
         "schedule": "exponential",
     }
 
+    parameters = {"columns": Integer(minimum=2), "rounds": Integer(minimum=1)}
+
     def __init__(
         self, bits: int, seed: int = 0, *, columns: int = 100, rounds: int = 3, **training: Any
     ) -> None:
         super().__init__(bits, seed, **training)
-        require_whole(columns, "ddsh: columns", 2)
-        require_whole(rounds, "ddsh: rounds", 1)
         self.columns, self.rounds = columns, rounds
 
     def start_hashing(self, context: TrainingContext) -> None:

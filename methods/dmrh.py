@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from hashbench.checks import require_whole
+from hashbench.constraints import Boolean, Integer, Nullable, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood
 from hashbench.deep.method import BankedHashingMethod
@@ -72,6 +72,13 @@ class DMRH(BankedHashingMethod):
     # regions=2: the N sweep on held-out validation (results/, 48 bits, lr 0.2, width 1, seed
     # 0) gives N = 1, 2, 3, 4 0.672, 0.688, 0.686, 0.686 mAP; N = 3 and 4 also cost 3-4x the
     # time (their warm starts at 48 and 56 px).
+    parameters = {
+        "regions": Integer(minimum=1, maximum=8),
+        "eta": Real(minimum=0),
+        "bank": Nullable(Boolean()),
+        "own_warm_start": Boolean(),
+    }
+
     def __init__(
         self,
         bits: int,
@@ -84,7 +91,6 @@ class DMRH(BankedHashingMethod):
         **training: Any,
     ) -> None:
         super().__init__(bits, seed, **training)
-        require_whole(regions, "dmrh: regions (N)")
         self.regions = regions
         self.eta = eta
         self.bank = self.preset == "paper" if bank is None else bank

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from hashbench.constraints import Boolean, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood
 from hashbench.deep.method import BankedHashingMethod
@@ -51,6 +52,8 @@ class DPSH(BankedHashingMethod):
         "weight_decay": 1e-5,
         "lr_step_epochs": 50,
     }
+
+    parameters = {"eta": Real(minimum=0), "bank": Boolean()}
 
     def __init__(
         self, bits: int, seed: int = 0, *, eta: float = 10.0, bank: bool = True, **training: Any

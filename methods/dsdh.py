@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from hashbench.constraints import Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import pairwise_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
@@ -85,6 +86,8 @@ class DSDH(BankedHashingMethod):
     scratch_recipe = {"lr": 0.1}
     # TreezzZ/DSDH_PyTorch's run.py; its cosine annealing to 1e-7 becomes a constant rate.
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 128}
+
+    parameters = {"mu": Real(above=0), "nu": Real(above=0), "eta": Real(minimum=0)}
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from hashbench.constraints import Nullable, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import similarity
 from hashbench.deep.method import DeepHashingMethod
@@ -48,6 +49,8 @@ class DSH(DeepHashingMethod):
         "weight_decay": 4e-3,
         "lr_step_epochs": 50,
     }
+
+    parameters = {"margin": Nullable(Real(above=0)), "alpha": Real(minimum=0)}
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from hashbench.constraints import Boolean, Integer, Real
 from hashbench.errors import HashbenchError
 from hashbench.method import HashingMethod, Subset
 from hashbench.registry import register_method
@@ -35,6 +36,15 @@ class FSSH(HashingMethod):
     """Supervised: fits codes to the pairwise label similarity and to a kernel regression."""
 
     supervised = True
+    parameters = {
+        "anchors": Integer(minimum=1),
+        "sigma": Real(above=0),
+        "mu": Real(above=0),
+        "theta": Real(above=0),
+        "iterations": Integer(minimum=1),
+        "ridge": Real(above=0),
+        "learned_database_codes": Boolean(),
+    }
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from hashbench.checks import require_whole
+from hashbench.constraints import Integer, Nullable, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import DeepHashingMethod
@@ -41,6 +41,11 @@ class HashNet(DeepHashingMethod):
     # DeepHash-pytorch's HashNet settings (the paper cross-validates its rates).
     paper_recipe = {**RMSPROP_REFERENCE, "batch_size": 64}
 
+    parameters = {
+        "alpha": Nullable(Real(above=0)),
+        "stage_epochs": Nullable(Integer(minimum=1)),
+    }
+
     def __init__(
         self,
         bits: int,
@@ -53,8 +58,6 @@ class HashNet(DeepHashingMethod):
         super().__init__(bits, seed, **training)
         self.alpha = alpha
         self.stage_epochs = stage_epochs
-        if stage_epochs is not None:
-            require_whole(stage_epochs, "hashnet: stage_epochs", 1)
 
     def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
         """Each epoch starts at its stage's beta."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from hashbench.constraints import Integer, ListOf, Nullable, Real
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
@@ -69,6 +70,16 @@ class HybridHash(BankedHashingMethod):
         "lr": 2.5e-5,
         "batch_size": 4,
         "epochs": 15,
+    }
+
+    parameters = {
+        "alpha": Real(above=0),
+        "image_size": Nullable(Integer(minimum=8, maximum=1024)),
+        "patch_size": Nullable(Integer(minimum=1)),
+        "embed_dims": Nullable(ListOf(Integer(minimum=1))),
+        "num_heads": Nullable(ListOf(Integer(minimum=1))),
+        "depths": Nullable(ListOf(Integer(minimum=1))),
+        "drop_path_rate": Nullable(Real(minimum=0, below=1)),
     }
 
     def __init__(

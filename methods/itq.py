@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashbench.classic.preprocess import (
-    fit_centring,
-    principal_directions,
-    require_bits_within_dimension,
-)
+from hashbench.classic.preprocess import fit_centring, principal_directions
+from hashbench.constraints import Integer
 from hashbench.method import HashingMethod, Subset
 from hashbench.registry import register_method
 
@@ -22,12 +19,14 @@ class ITQ(HashingMethod):
     quantisation loss; ``quantisation_loss_`` records it before and after every iteration.
     """
 
+    parameters = {"iterations": Integer(minimum=0)}
+    bits_within_dimension = True
+
     def __init__(self, bits: int, seed: int = 0, *, iterations: int = 50) -> None:
         super().__init__(bits, seed)
         self.iterations = iterations
 
     def _fit(self, train: Subset, validation: Subset | None) -> None:
-        require_bits_within_dimension(self.name, self.bits, train.inputs.shape[1])
         self.standardiser_ = fit_centring(train.inputs)
         centred = self.standardiser_.transform(train.inputs)
         principal = principal_directions(centred, self.bits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashbench.classic.preprocess import fit_centring_and_scale
+from hashbench.constraints import Real
 from hashbench.method import HashingMethod, Subset
 from hashbench.registry import register_method
 
@@ -19,6 +20,8 @@ class SKLSH(HashingMethod):
     reference toolbox (mean distance to the 50th neighbour = 1), which ``gamma = 1`` assumes.
     The reference's sqrt(2) factors on both the feature and the threshold cancel in the sign.
     """
+
+    parameters = {"gamma": Real(above=0)}
 
     def __init__(self, bits: int, seed: int = 0, *, gamma: float = 1.0) -> None:
         super().__init__(bits, seed)

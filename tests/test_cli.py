@@ -170,9 +170,16 @@ def test_list_method_shows_its_parameters_with_their_defaults(
 ) -> None:
     status, stdout, _ = run_cli(capsys, "list", "dpsh")
     assert status == 0
-    rows = dict(line.split(None, 1) for line in stdout.splitlines()[3:])
+    rows = {key: rest.split(None, 1) for key, rest in
+            (line.split(None, 1) for line in stdout.splitlines()[3:])}  # fmt: skip
     assert {"lr", "eta", "bank", "epochs", "warm_start_epochs", "backbone"} <= set(rows)
-    assert json.loads(rows["eta"]) == create_method("dpsh", bits=8).eta
+    assert json.loads(rows["eta"][0]) == create_method("dpsh", bits=8).eta
+    assert rows["eta"][1] == "a number >= 0"
+    assert rows["optimizer"][1] == "one of sgd, rmsprop, adam, adamw"
+    status, stdout, _ = run_cli(capsys, "list", "itq")
+    assert status == 0 and stdout.splitlines()[-1].split() == [
+        "iterations", "50", "an", "integer", ">=", "0",
+    ]  # fmt: skip
     status, stdout, _ = run_cli(capsys, "list", "lsh")
     assert status == 0 and "No parameters." in stdout
     status, _, err = run_cli(capsys, "list", "nosuch")
@@ -211,7 +218,7 @@ def test_run_config_file_gives_the_flags_and_flags_override_it(
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("methods = [1]\n", "methods must be a list of method names"),
+        ("methods = [1]\n", "methods[0] must be a non-empty text, got 1"),
         ("bitz = [16]\n", "unknown key bitz"),
         ("methods = [\n", "is not valid TOML"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -163,3 +164,94 @@ def test_packed_codes_without_their_length(tmp_path: Path) -> None:
 def _plain(tmp_path: Path) -> Path:
     arrays = bundle()
     return write_npz(tmp_path / "plain.npz", **{key: getattr(arrays, key) for key in KEYS})
+
+
+def packed_file(tmp_path: Path, bits: object, width: int = 1) -> Path:
+    return write_npz(
+        tmp_path / "packed.npz",
+        query_codes_packed=np.zeros((2, width), np.uint8),
+        database_codes_packed=np.zeros((3, width), np.uint8),
+        bits=np.array(bits),
+        query_labels=np.array([3, 1]),
+        database_labels=np.array([1, 3, 3]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bits", "message"),
+    [
+        (2_000_000_000, r"query_codes_packed must be uint8 rows of 250000000 bytes \(bits = 2000"),
+        (-3, r"bits \(the code length\) must be an integer >= 1, got -3"),
+        (0, r"bits \(the code length\) must be an integer >= 1, got 0"),
+        (16.7, r"bits \(the code length\) must be an integer >= 1, got 16.7"),
+        (12, r"query_codes_packed must be uint8 rows of 2 bytes \(bits = 12\), got uint8 \(2, 1\)"),
+        ([8, 8], r"bits \(the code length\) must be an integer >= 1, got 'an array of shape"),
+    ],
+)
+def test_bits_must_be_the_packed_rows_length_before_anything_is_unpacked(
+    tmp_path: Path, bits: object, message: str
+) -> None:
+    with pytest.raises(HashbenchError, match=r"packed\.npz: " + message):
+        load_codes(packed_file(tmp_path, bits))
+
+
+def test_a_packed_file_whose_bits_fit_its_rows_loads(tmp_path: Path) -> None:
+    loaded = load_codes(packed_file(tmp_path, 12, width=2))
+    assert loaded.query_codes.shape == (2, 12)
+
+
+def test_an_array_header_is_checked_before_the_array_is_allocated(tmp_path: Path) -> None:
+    """A 1 KB file whose header claims 8 TB is refused from its header alone."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("query_codes.npy", header.getvalue() + bytes(64))
+        for key in KEYS[1:]:
+            member = io.BytesIO()
+            np.save(member, np.zeros(2))
+            archive.writestr(f"{key}.npy", member.getvalue())
+    with pytest.raises(HashbenchError, match=r"liar\.npz: query_codes \(float64 \(1000000, 1000000"
+                       r"\)\) exceeds the limit of 16,384 MB \(it needs 7,629,395\)"):  # fmt: skip
+        load_codes(path)
+
+
+def test_an_array_header_that_claims_more_than_the_archive_holds_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = _plain(tmp_path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<i8", "fortran_order": False, "shape": (2, 4000)}
+    )
+    with zipfile.ZipFile(path) as original, zipfile.ZipFile(tmp_path / "short.npz", "w") as out:
+        for info in original.infolist():
+            content = original.read(info)
+            if info.filename == "query_codes.npy":
+                content = header.getvalue() + content[-64:]
+            out.writestr(info.filename, content)
+    with pytest.raises(HashbenchError, match=r"short\.npz: query_codes says it is int64 \(2, "
+                       r"4000\) but the file holds less; it is truncated or corrupt"):  # fmt: skip
+        load_codes(tmp_path / "short.npz")
+
+
+def test_the_array_limit_is_documented_and_can_be_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.npz"
+    codes = np.zeros((2, 4), np.uint8)
+    labels = np.zeros((2_000_000,), np.int64)  # 16 MB
+    write_npz(path, query_codes=codes, database_codes=codes, query_labels=labels[:2],
+              database_labels=labels)  # fmt: skip
+    monkeypatch.setenv("HASHBENCH_MAX_ARRAY_MB", "8")
+    message = r"database_labels \(int64 \(2000000,\)\) exceeds the limit of 8 MB \(it needs 15\); "
+    with pytest.raises(HashbenchError, match=message + r".* with HASHBENCH_MAX_ARRAY_MB=N"):
+        load_codes(path)
+    monkeypatch.setenv("HASHBENCH_MAX_ARRAY_MB", "32")
+    with pytest.raises(HashbenchError, match="database_labels: 2000000 labels for 2 codes"):
+        load_codes(path)  # read now, and refused for what it holds
+    monkeypatch.setenv("HASHBENCH_MAX_ARRAY_MB", "lots")
+    with pytest.raises(HashbenchError, match="HASHBENCH_MAX_ARRAY_MB='lots' is not a limit"):
+        load_codes(path)

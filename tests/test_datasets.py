@@ -8,6 +8,7 @@ import os
 import pickle
 import tarfile
 import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -188,6 +189,30 @@ def test_second_load_is_served_from_the_cache(
     assert second.checksum == first.checksum
     with pytest.raises(AssertionError, match="was called"):  # another size: decode again
         load_dataset(str(archive), image_size=4)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "lie"])
+def test_a_damaged_cache_entry_names_the_file_to_delete(
+    tmp_path: Path, isolated_cache: Path, damage: str
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    load_dataset(str(root))
+    (entry,) = (isolated_cache / "images").glob("*.npy")
+    data = entry.read_bytes()
+    if damage == "truncate":
+        entry.write_bytes(data[:-7])
+    elif damage == "garble":
+        entry.write_bytes(b"not an array at all")
+    else:  # a header claiming far more than the file holds: refused before any allocation
+        assert b"(5, 6, 5, 3)" in data
+        entry.write_bytes(data.replace(b"(5, 6, 5, 3)", b"(9999999, 3)"))
+    with pytest.raises(HashbenchError) as raised:
+        load_dataset(str(root))
+    message = str(raised.value)
+    assert message.startswith(f"cache entry {entry} is damaged (")
+    assert message.endswith("; delete it and it is rebuilt on the next run")
+    entry.unlink()
+    check_tiny(load_dataset(str(root)))
 
 
 def test_parallel_decoding_matches_serial_decoding(tmp_path: Path) -> None:
@@ -382,6 +407,106 @@ def test_a_missing_cifar_batch_is_named(tmp_path: Path) -> None:
     (tmp_path / cifar.PYTHON_DIRECTORY / "test_batch").unlink()
     with pytest.raises(HashbenchError, match=r"test_batch is missing"):
         load_dataset("cifar10", data_root=tmp_path)
+
+
+# -- bounded reading --------------------------------------------------------------------------
+def bomb(path: Path, megabytes: int) -> Path:
+    """TINY, plus one "image" of ``megabytes`` MB of zeros that compresses to a few KB."""
+    folder = write_folder(path.parent / "bomb-folder", TINY)
+    (folder / "train" / "cat" / "big.png").write_bytes(bytes(megabytes << 20))
+    if path.suffix != ".zip":
+        return archive_of(folder, path)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(file, f"wrap/{file.relative_to(folder).as_posix()}")
+    return path
+
+
+@pytest.mark.parametrize("filename", ["pets.zip", "pets.tar.gz"])
+def test_an_archive_member_is_refused_past_the_limit_before_it_is_decompressed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filename: str
+) -> None:
+    archive = bomb(tmp_path / filename, 64)
+    assert archive.stat().st_size < 1 << 20
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", "2")
+    tracemalloc.start()
+    try:
+        message = r"wrap/train/cat/big.png in .*" + filename + r" exceeds the limit of 2 MB; "
+        with pytest.raises(HashbenchError, match=message + ".* HASHBENCH_MAX_MEMBER_MB=N"):
+            load_dataset(str(archive))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 << 20, f"{peak / 2**20:.0f} MB held: the member was decompressed whole"
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", "64")
+    with pytest.raises(HashbenchError, match="cannot decode image .*big.png"):
+        load_dataset(str(archive))  # read now, and refused for what it is
+
+
+def test_a_file_in_a_folder_and_the_whole_source_are_bounded_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    (root / "train" / "dog" / "big.png").write_bytes(bytes(3 << 20))
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", "2")
+    with pytest.raises(HashbenchError, match=r"train/dog/big.png in .*pets exceeds the limit"):
+        load_dataset(str(root))
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", "4")
+    monkeypatch.setenv("HASHBENCH_MAX_SOURCE_MB", "2")
+    message = r"reading the images of .*pets exceeds the limit of 2 MB; "
+    with pytest.raises(HashbenchError, match=message + ".*HASHBENCH_MAX_SOURCE_MB=N"):
+        load_dataset(str(root))
+
+
+def test_images_are_bounded_before_they_are_decoded_and_allocated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    with monkeypatch.context() as patch:
+        patch.setenv("HASHBENCH_MAX_IMAGE_PIXELS", "20")
+        forbid(patch, Image.Image, "load")  # refused from the header: no pixel is decoded
+        with pytest.raises(HashbenchError, match=r"image test/cat/d.png in .*pets \(5x6\) "
+                           r"exceeds the limit of 20 pixels \(it needs 30\)"):  # fmt: skip
+            load_dataset(str(root))
+    monkeypatch.setenv("HASHBENCH_MAX_ARRAY_MB", "1")
+    with pytest.raises(HashbenchError, match=r"the decoded images of .*pets \(5 x \(512, 512, 3"
+                       r"\)\) exceeds the limit of 1 MB \(it needs 4\)"):  # fmt: skip
+        load_dataset(str(root), image_size=512)
+
+
+def test_a_cifar_batch_is_bounded_before_it_is_unpickled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cifar_release(tmp_path)
+    (tmp_path / cifar.PYTHON_DIRECTORY / "data_batch_2").write_bytes(bytes(2 << 20))
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", "1")
+    with pytest.raises(HashbenchError, match=r"data_batch_2 exceeds the limit of 1 MB"):
+        load_dataset("cifar10", data_root=tmp_path)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "lots"])
+def test_a_limit_that_is_not_a_whole_number_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    monkeypatch.setenv("HASHBENCH_MAX_MEMBER_MB", value)
+    with pytest.raises(HashbenchError, match=f"HASHBENCH_MAX_MEMBER_MB='{value}' is not a limit"):
+        load_dataset(str(root))
+
+
+def test_a_link_out_of_an_image_folder_is_not_followed_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_folder(tmp_path / "pets", TINY)
+    outside = write_folder(tmp_path / "elsewhere", {"secret.png": pixels(9)}) / "secret.png"
+    (root / "train" / "cat" / "inside.png").symlink_to(root / "train" / "cat" / "a.png")
+    assert len(load_dataset(str(root)).labels) == 6  # a link within the folder is read
+    (root / "train" / "dog" / "z.png").symlink_to(outside)
+    with pytest.raises(HashbenchError, match=r"z.png is a link to .*secret.png, outside the image "
+                       r"folder .*pets; .* HASHBENCH_ALLOW_OUTSIDE_ROOT=1"):  # fmt: skip
+        load_dataset(str(root))
+    monkeypatch.setenv("HASHBENCH_ALLOW_OUTSIDE_ROOT", "1")
+    assert len(load_dataset(str(root)).labels) == 7
 
 
 # -- the real CIFAR-10 ------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def test_scratch_is_one_recipe_but_for_each_losss_learning_rate() -> None:
 
 
 def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
-    weights = str(tmp_path / "imagenet-vgg-f.mat")
+    weights = tmp_path / "imagenet-vgg-f.mat"
+    weights.touch()  # a weights file must exist; it is read only when the network is built
     dpsh = create_method("dpsh", bits=24, preset="paper", weights=weights).get_params()
     assert (dpsh["backbone"], dpsh["lr"], dpsh["batch_size"], dpsh["epochs"]) == (
         "cnnf",
@@ -217,15 +218,18 @@ def test_paper_preset_takes_each_papers_settings(tmp_path) -> None:
     [
         ({"preset": "paper"}, r"preset 'paper' fine-tunes cnnf .* --set dpsh.weights=PATH"),
         ({"preset": "fastest"}, "unknown preset 'fastest'"),
-        ({"epoch": 3}, "dpsh has no parameter epoch"),
+        ({"epoch": 3}, "dpsh has no settable parameter epoch"),
         ({"epochs": 0}, "epochs must be an integer >= 1"),
         ({"batch_size": 1}, "batch_size must be an integer >= 2"),
         ({"warm_start_batch_size": 0}, "warm_start_batch_size must be an integer >= 2"),
-        ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
-        ({"backbone": "vgg16"}, "unknown backbone 'vgg16'"),
-        ({"lr": 0}, "lr must be a positive number, got 0"),
-        ({"lr": "fast"}, "lr must be a positive number, got .fast."),
-        ({"val_database": "queries"}, "unknown val_database 'queries'; choose one of validation"),
+        ({"schedule": "cosine"}, "schedule must be one of onecycle, .*, got 'cosine'"),
+        ({"backbone": "vgg16"}, "backbone must be one of airbench, cnnf, .*, got 'vgg16'"),
+        ({"lr": 0}, "lr must be a number > 0, got 0"),
+        ({"lr": "fast"}, "lr must be a number > 0, got .fast."),
+        ({"lr": float("nan")}, "lr must be a number > 0, got nan"),
+        ({"val_topk": "abc"}, "val_topk must be null or an integer >= 1, got 'abc'"),
+        ({"momentum": 1.5}, r"momentum must be a number in \[0, 1\), got 1.5"),
+        ({"val_database": "queries"}, "val_database must be one of validation, training, got"),
     ],
 )
 def test_impossible_settings_are_refused_at_construction(settings: dict, message: str) -> None:

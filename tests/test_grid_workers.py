@@ -114,6 +114,42 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path: Path) ->
     assert not path.exists()
 
 
+def test_a_takeover_never_moves_a_fresh_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A judges a claim stale; before A acts on it, worker B takes it over. A must leave
+    B's claim where it is: moved aside even briefly, B's heartbeat would stop for good and a
+    third worker could create a claim in the gap."""
+    path = tmp_path / "claims" / "p" / "run.json"
+    path.parent.mkdir(parents=True)
+    stale = {"state": "running", "worker": "gone:1", "host": "elsewhere", "heartbeat": 0.0}
+    path.write_text(json.dumps(stale))
+    judge, taken = claims.is_stale, []
+
+    def b_takes_over_meanwhile(claim: dict, timeout: float, now: float | None = None) -> bool:
+        if not taken:
+            taken.append(None)
+            taken[0] = claims.try_claim(path, timeout, worker="B:2")
+        return judge(claim, timeout, now)
+
+    moved: list[str] = []
+    replace = os.replace
+
+    def watched(source: object, target: object) -> None:
+        if Path(source) == path:
+            moved.append(json.loads(path.read_text())["worker"])
+        replace(source, target)
+
+    monkeypatch.setattr(claims, "is_stale", b_takes_over_meanwhile)
+    monkeypatch.setattr(os, "replace", watched)
+    assert claims.try_claim(path, timeout=60, worker="A:1") is None
+    assert taken[0] is not None and moved == []
+    assert json.loads(path.read_text())["worker"] == "B:2"
+    assert taken[0].beat() is True  # B's heartbeat goes on
+    taken[0].release()
+    assert not path.exists()
+
+
 def test_a_queued_claim_is_free_for_its_own_job_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,4 +261,4 @@ def test_a_run_name_gives_back_its_method_bits_and_seed(tmp_path: Path) -> None:
     from hashbench.experiment.records import record_path, run_of
 
     config = {"method": "my-method", "bits": 48, "seed": 2, "protocol": "p", "params": {}}
-    assert run_of(record_path(tmp_path, config).stem) == ("my-method", 48, 2)
+    assert run_of(record_path(tmp_path, config).stem, "a record") == ("my-method", 48, 2)

@@ -175,6 +175,23 @@ def test_a_missing_image_is_named_with_its_list_and_line(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.parametrize("listed", ["../outside.jpg", "a/../../outside.jpg", "/etc/passwd"])
+def test_a_listed_path_outside_the_image_root_is_refused_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    path = write(root / "all.txt", f"in.jpg 1 0\n{listed} 0 1\n")
+    with pytest.raises(HashbenchError) as raised:
+        load_dataset(str(root))
+    assert str(raised.value) == (
+        f"line 2 of list file {path} names {listed}, which is outside the image root; list paths "
+        "relative to the image root, or set HASHBENCH_ALLOW_OUTSIDE_ROOT=1 to read it anyway"
+    )
+    monkeypatch.setenv("HASHBENCH_ALLOW_OUTSIDE_ROOT", "1")
+    assert read_list_file(path).images == ("in.jpg", listed)
+
+
 def test_a_wrong_label_vector_in_a_data_set_is_named(tmp_path: Path) -> None:
     written = write_list_dataset(tmp_path, COCO)
     lines = (tmp_path / "database.txt").read_text().splitlines()

@@ -17,10 +17,13 @@ PLUGIN_MODULE = '''
 import numpy as np
 
 from hashbench import HashingMethod
+from hashbench.constraints import Real
 
 
 class FirstBits(HashingMethod):
     """Thresholds the first bits features at their training mean."""
+
+    parameters = {"offset": Real(minimum=-1, maximum=1)}
 
     def __init__(self, bits, seed=0, *, offset=0.0):
         super().__init__(bits, seed)
@@ -98,12 +101,59 @@ def test_plugin_runs_through_hashbench_run(plugin_site: Path, tmp_path: Path) ->
     assert "FIRSTBITS" in (tmp_path / "results" / "table.md").read_text()
 
 
+def test_plugin_parameters_are_listed_and_checked_like_the_built_in_ones(
+    plugin_site: Path, tmp_path: Path
+) -> None:
+    result = hashbench(plugin_site, "list", "firstbits", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "offset",
+        "0.0",
+        "a",
+        "number",
+        "in",
+        "[-1,",
+        "1]",
+    ]
+    results = tmp_path / "results"
+    for value in ("abc", "NaN", "2", "[0]"):
+        result = hashbench(
+            plugin_site, "run", "--methods", "firstbits", "--bits", "8",
+            "--set", f"firstbits.offset={value}", "--results", str(results), cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "firstbits: offset must be a number in [-1, 1], got" in result.stderr
+        assert not results.exists()
+
+
+def installed_by_hand(site: Path, package: str, entry_point: str) -> None:
+    """A distribution's metadata under ``site``, declaring one ``hashbench.methods`` entry point."""
+    dist = site / f"{package.replace('-', '_')}-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[hashbench.methods]\n{entry_point}\n")
+
+
+def test_plugin_that_leaves_a_parameter_undeclared_is_named(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    installed_by_hand(site, "loose-plugin", "loose = loose_plugin:Loose")
+    (site / "loose_plugin.py").write_text(
+        PLUGIN_MODULE.replace("FirstBits", "Loose").replace(
+            '    parameters = {"offset": Real(minimum=-1, maximum=1)}\n', ""
+        )
+    )
+    result = hashbench(site, "list", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "method 'loose' from package loose-plugin declares no constraint for offset" in (
+        result.stderr
+    )
+
+
 def test_plugin_that_fails_to_import_is_named(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    dist = site / "broken_plugin-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[hashbench.methods]\nbroken = no_such_module:Thing\n")
+    installed_by_hand(site, "broken-plugin", "broken = no_such_module:Thing")
     result = hashbench(site, "list", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1

@@ -3,6 +3,7 @@ run (parsed, and rendered in headless Chromium), and its bad inputs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -210,6 +211,36 @@ def test_a_record_without_codes_is_listed_with_what_is_missing(
     parsed = PageParser()
     parsed.feed(text)
     assert len(parsed.hits) == 5 * 2 * GALLERY_DEPTH  # ITQ and DPSH still shown
+
+
+def test_every_value_from_a_record_is_escaped(
+    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shared or tampered results folder cannot put markup into the page: every text a record
+    can carry is escaped; fields that must be numbers are refused as records are read."""
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    (path,) = (copy / "records").rglob("itq-*.json")
+    record = json.loads(path.read_text())
+    script = "<script>alert(1)</script>"
+    record["config"]["params"]["iterations"] = script
+    record["dataset"]["name"] = script
+    record["protocol"]["relevance"] = script
+    record["provenance"]["command"] = script
+    record["report"] = {script: script}
+    record["timings"][script] = 1.0
+    record["metrics"][script] = 0.5
+    path.write_text(json.dumps(record))
+    output = tmp_path / "page.html"
+    assert main(["report", "--results", str(copy), "--output", str(output)]) == 0
+    text = output.read_text(encoding="utf-8")
+    assert "<script" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    for field, value in (("seed", "<b>0</b>"), ("bits", "16<img src=x>")):
+        path.write_text(json.dumps({**record, field: value}))
+        assert main(["report", "--results", str(copy), "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"record {path}: {field} must be an integer" in err
 
 
 def test_no_records_is_one_line_and_writes_nothing(

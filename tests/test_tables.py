@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from hashbench.errors import HashbenchError
+from hashbench.experiment.records import read_record
 from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 
 
@@ -172,3 +173,13 @@ def test_a_record_older_than_a_parameter_ran_at_its_old_value() -> None:
     assert variant(record) == {"test_flips": False}  # in-batch pairs: still DMRH's default
     itq = {"method": "itq", "bits": 16, "variant": {}, "config": {"params": {}}}
     assert variant(itq) == {}  # a parameter it does not have is never a departure
+
+
+def test_every_committed_record_meets_the_schema_it_is_read_with() -> None:
+    """The schema names what the records hashbench writes hold: none of the committed ones,
+    sweeps and superseded runs included, is refused."""
+    results = Path(__file__).resolve().parents[1] / "results"
+    paths = sorted(path for path in results.rglob("*.json") if "records" in path.parts)
+    assert len(paths) > 100
+    for path in paths:
+        read_record(path)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashbench.errors import HashbenchError
-
 #: The reference toolbox's "average distance to the 50th nearest neighbour" (``Dball``).
 NEIGHBOUR_RANK = 50
 #: Training points whose neighbour distances estimate that scale (the toolbox uses 100).
@@ -83,12 +81,3 @@ def principal_directions(centred: np.ndarray, count: int) -> np.ndarray:
     top = vectors[:, ::-1][:, :count]
     signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(count)])
     return (top * signs).astype(np.float32)
-
-
-def require_bits_within_dimension(method: str, bits: int, dimension: int) -> None:
-    """PCA-based codes take one bit per principal direction, so bits <= feature dimension."""
-    if bits > dimension:
-        raise HashbenchError(
-            f"{method} needs bits <= the feature dimension ({dimension}), got {bits} bits; "
-            f"use at most {dimension} bits or a feature with more dimensions"
-        )

@@ -136,7 +136,8 @@ def command_list(args: argparse.Namespace) -> None:
 
 
 def list_method(name: str) -> None:
-    """A method's settable parameters with their defaults, as ``--set`` takes them."""
+    """A method's settable parameters with their defaults and what each may be, as ``--set``
+    takes them."""
     from hashbench.registry import REGISTRY, create_method
 
     cls = REGISTRY.get(name)
@@ -144,11 +145,17 @@ def list_method(name: str) -> None:
     print(f"{name}: {summary[0] if summary else cls.__name__}  [{REGISTRY.origin(name)}]")
     print(f"  {cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}")
     params = create_method(name, bits=16).get_params()
-    settable = {k: v for k, v in params.items() if k not in ("bits", "seed")}
-    print(f"Parameters (hashbench run --set {name}.KEY=VALUE):" if settable else "No parameters.")
-    column = max((len(key) for key in settable), default=0)
-    for key, value in settable.items():
-        print(f"  {key:<{column}} {json.dumps(value)}")
+    declared = cls.declared_parameters()
+    defaults = {
+        key: json.dumps(value, separators=(",", ":"))
+        for key, value in params.items()
+        if key not in ("bits", "seed")
+    }
+    print(f"Parameters (hashbench run --set {name}.KEY=VALUE):" if defaults else "No parameters.")
+    key_column = max((len(key) for key in defaults), default=0)
+    value_column = max((len(value) for value in defaults.values()), default=0)
+    for key, value in defaults.items():
+        print(f"  {key:<{key_column}}  {value:<{value_column}}  {declared[key].describe()}")
 
 
 def command_table(args: argparse.Namespace) -> None:

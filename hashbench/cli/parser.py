@@ -31,6 +31,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     parser = Parser(prog="hashbench", description="learning-to-hash benchmarks, end to end")
+    add_debug(parser, default=False)
     commands_ = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_run(commands_)
     add_status(commands_)
@@ -40,7 +41,18 @@ def build_parser() -> Parser:
     add_figure(commands_)
     add_evaluate(commands_)
     add_report(commands_)
+    for command in commands_.choices.values():
+        add_debug(command, default=argparse.SUPPRESS)  # after the command too; not reset there
     return parser
+
+
+def add_debug(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of an unexpected error (also: HASHBENCH_DEBUG=1)",
+    )
 
 
 def add_run(commands_: argparse._SubParsersAction) -> None:

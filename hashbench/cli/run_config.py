@@ -14,40 +14,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hashbench.constraints import Boolean, Fields, Integer, ListOf, MappingOf, Text, check
 from hashbench.errors import HashbenchError
+from hashbench.experiment.records import check_record
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: Each key and a check of its value (the same types the flags produce).
-KEYS: dict[str, tuple[str, Any]] = {
-    "methods": ("a list of method names", lambda v: _list_of(v, str)),
-    "dataset": ("a name or a path", lambda v: isinstance(v, str)),
-    "protocol": ("a name or a .toml path", lambda v: isinstance(v, str)),
-    "bits": ("a list of integers", lambda v: _list_of(v, int)),
-    "seeds": ("a list of integers", lambda v: _list_of(v, int)),
-    "feature": ("a feature name", lambda v: isinstance(v, str)),
-    "image_size": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "data_root": ("a list of folders", lambda v: _list_of(v, str)),
-    "results": ("a folder", lambda v: isinstance(v, str)),
-    "force": ("true or false", lambda v: isinstance(v, bool)),
-    "set": ("tables of settings, [set.METHOD]", lambda v: _settings(v)),
+#: Each key and what its value may be (the types the flags produce; values are checked where
+#: the flags' are: method names and settings by the registry, bits and seeds by the plan).
+KEYS = {
+    "methods": ListOf(Text()),
+    "dataset": Text(),
+    "protocol": Text(),
+    "bits": ListOf(Integer()),
+    "seeds": ListOf(Integer()),
+    "feature": Text(),
+    "image_size": Integer(),
+    "data_root": ListOf(Text()),
+    "results": Text(),
+    "force": Boolean(),
+    "set": MappingOf(MappingOf()),
 }
 PATHS = ("results",)
-
-
-def _list_of(value: Any, kind: type) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
-    )
-
-
-def _settings(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
 
 
 def read_run_config(path: Path) -> dict[str, Any]:
@@ -66,11 +57,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
         raise HashbenchError(
             f"config file {path}: unknown key {', '.join(unknown)}; known: {', '.join(KEYS)}"
         )
+    check(raw, Fields({}, KEYS), f"config file {path}")
     options: dict[str, Any] = {}
     for key, value in raw.items():
-        expected, valid = KEYS[key]
-        if not valid(value):
-            raise HashbenchError(f"config file {path}: {key} must be {expected}, got {value!r}")
         if isinstance(value, list):
             value = tuple(Path(v) for v in value) if key == "data_root" else tuple(value)
         options[key] = Path(value) if key in PATHS else value
@@ -79,16 +68,16 @@ def read_run_config(path: Path) -> dict[str, Any]:
 
 def from_record(record: Any, path: Path) -> dict[str, Any]:
     """A record's saved config as the options that run it again."""
-    config = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(config, dict) or "method" not in config:
-        raise HashbenchError(f"{path} is not a hashbench record (no config with a method)")
+    config = check_record(record, f"config file {path}", "give a run's record, or a TOML file")[
+        "config"
+    ]
     options = {
         "methods": [config["method"]],
         "dataset": config["dataset"],
         "protocol": config["protocol"],
         "bits": [config["bits"]],
         "seeds": [config["seed"]],
-        "set": {config["method"]: config.get("params", {})},
+        "set": {config["method"]: config["params"]},
     }
     for key in ("feature", "image_size"):
         if config.get(key) is not None:

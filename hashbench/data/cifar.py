@@ -21,7 +21,12 @@ import numpy as np
 
 from hashbench.data.cache import cached_array
 from hashbench.data.dataset import Dataset
-from hashbench.data.imagefolder import DECODER_VERSION, load_image_folder, resize_images
+from hashbench.data.imagefolder import (
+    DECODER_VERSION,
+    load_image_folder,
+    read_bounded,
+    resize_images,
+)
 from hashbench.errors import DataNotFound, HashbenchError
 from hashbench.fileio import sha256_file
 
@@ -109,7 +114,7 @@ def load_cifar10_python(path: Path, image_size: int | None = None) -> Dataset:
                 )
             digest.update(file.name.encode() + b"\0" + sha256_file(file).encode())
         checksum = digest.hexdigest()
-        read = functools.cache(lambda: {file.name: file.read_bytes() for file in files})
+        read = functools.cache(lambda: {file.name: _read_file(file) for file in files})
     else:
         checksum = sha256_file(path)
         read = functools.cache(lambda: _read_release_archive(path))
@@ -143,7 +148,7 @@ def _read_release_archive(path: Path) -> dict[str, bytes]:
     try:
         with tarfile.open(path, "r:*") as archive:
             files = {
-                Path(entry.name).name: archive.extractfile(entry).read()
+                Path(entry.name).name: read_bounded(archive.extractfile(entry), entry.name)
                 for entry in archive
                 if entry.isfile() and Path(entry.name).name in wanted
             }
@@ -159,6 +164,11 @@ def _read_release_archive(path: Path) -> dict[str, bytes]:
             f"download it again ({RELEASE_URL})"
         )
     return files
+
+
+def _read_file(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return read_bounded(handle, str(path))
 
 
 class _ArrayUnpickler(pickle.Unpickler):

@@ -3,7 +3,9 @@
 Decoding is the slow step (60,000 small JPEGs take seconds even in parallel), so the uint8
 images are decoded once and cached, keyed by the checksum of the source's bytes. Decoding
 runs in worker processes: for small images Pillow's header parsing holds the GIL, so threads
-do not help.
+do not help. Archives are read in memory, never extracted; what is read is bounded
+(:mod:`hashbench.limits`): each file, the whole source, and each image's pixels, checked before
+the bytes are decompressed or decoded.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ import os
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from hashbench.data.cache import cached_array
+from hashbench.data.containment import require_inside
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import sha256_file
+from hashbench.limits import ARRAY_BYTES, IMAGE_PIXELS, MEMBER_BYTES, SOURCE_BYTES
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -102,31 +107,69 @@ def _is_image(relative: str) -> bool:
     return not hidden and relative.lower().endswith(IMAGE_SUFFIXES)
 
 
+Opener = Callable[[], BinaryIO]
+
+
+def read_bounded(handle: BinaryIO, what: str) -> bytes:
+    """The file's bytes, refused past the member limit before more is decompressed."""
+    limit = MEMBER_BYTES.value()
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise MEMBER_BYTES.exceeded(what)
+    return data
+
+
+def read_members(files: Iterable[tuple[str, Opener]], source: Path) -> list[Member]:
+    """Each file's bytes, within the limits on one file and on the whole source."""
+    limit, total, members = SOURCE_BYTES.value(), 0, []
+    for name, opened in files:
+        with opened() as handle:
+            members.append(Member(name, read_bounded(handle, f"{name} in {source}")))
+        total += len(members[-1].data)
+        if total > limit:
+            raise SOURCE_BYTES.exceeded(f"reading the images of {source}")
+    return members
+
+
 def _read_directory(root: Path) -> list[Member]:
-    files = (p for p in root.rglob("*") if p.is_file())
-    relative = ((p, p.relative_to(root).as_posix()) for p in files)
-    return [Member(name, p.read_bytes()) for p, name in relative if _is_image(name)]
+    def files() -> Iterator[tuple[str, Opener]]:
+        for path in sorted(root.rglob("*")):
+            name = path.relative_to(root).as_posix()
+            if _is_image(name) and path.is_file():
+                require_inside(root, path)
+                yield name, functools.partial(open, path, "rb")
+
+    return read_members(files(), root)
 
 
 def _read_archive(path: Path) -> list[Member]:
     try:
         if path.name.lower().endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
-                return [
-                    Member(info.filename, archive.read(info))
-                    for info in archive.infolist()
-                    if not info.is_dir() and _is_image(info.filename)
-                ]
+                return read_members(
+                    (
+                        (info.filename, functools.partial(archive.open, info))
+                        for info in archive.infolist()
+                        if not info.is_dir() and _is_image(info.filename)
+                    ),
+                    path,
+                )
         with tarfile.open(path, "r:*") as archive:
-            return [
-                Member(entry.name, archive.extractfile(entry).read())
-                for entry in archive
-                if entry.isfile() and _is_image(entry.name)
-            ]
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            return read_members(
+                (
+                    (entry.name, functools.partial(archive.extractfile, entry))
+                    for entry in archive
+                    if entry.isfile() and _is_image(entry.name)
+                ),
+                path,
+            )
+    except (
+        tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError,
+        RuntimeError, NotImplementedError,  # zipfile's encrypted or unsupported members
+    ) as error:  # fmt: skip
         raise HashbenchError(
-            f"cannot read archive {path}: {error}; the file is corrupt or truncated, "
-            "download or build it again"
+            f"cannot read archive {path} ({type(error).__name__}: {error}); it is corrupt, "
+            "truncated or encrypted: download or build it again"
         ) from error
 
 
@@ -199,6 +242,9 @@ def resize_images(images: np.ndarray, image_size: int | None) -> np.ndarray:
 def decode_image(member: Member, image_size: int | None, source: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(member.data)) as image:
+            width, height = image.size  # from the header: nothing is decoded yet
+            IMAGE_PIXELS.require(f"image {member.path} in {source} ({width}x{height})",
+                                 width * height)  # fmt: skip
             image.load()
             return to_array(image if image.mode == "RGB" else image.convert("RGB"), image_size)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -239,6 +285,8 @@ def decode_images(
 ) -> np.ndarray:
     """uint8 (n, H, W, 3) of every member in order, decoded in parallel when worthwhile."""
     shape = decode_image(members[0], image_size, source).shape
+    ARRAY_BYTES.require(f"the decoded images of {source} ({len(members)} x {shape})",
+                        len(members) * int(np.prod(shape)))  # fmt: skip
     chunks = [members[i : i + chunk_size] for i in range(0, len(members), chunk_size)]
     decode: Callable[[Sequence[Member]], np.ndarray] = functools.partial(
         _decode_chunk, image_size=image_size, reference=members[0], shape=shape, source=source

@@ -28,13 +28,14 @@ from typing import TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from hashbench.data.cache import cache_root
+from hashbench.data.cache import cache_root, load_entry
 from hashbench.data.imagefolder import (
     CHUNK_SIZE,
     DECODER_VERSION,
     Member,
     decode_image,
     decode_workers,
+    read_bounded,
 )
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
@@ -68,7 +69,7 @@ def store_images(
     if not (images_path.is_file() and checksum_path.is_file()):
         checksum = _decode_into(images_path, root, paths, image_size)
         atomic_write_text(checksum_path, checksum)
-    return StoredImages(np.load(images_path, mmap_mode="r"), checksum_path.read_text().strip())
+    return StoredImages(load_entry(images_path, "r"), checksum_path.read_text().strip())
 
 
 def _fingerprint(root: Path, paths: Sequence[str], where: Callable[[int], str]) -> str:
@@ -150,7 +151,8 @@ def _decode_files(
     for index, relative in enumerate(paths):
         file = Path(root) / relative
         try:
-            data = file.read_bytes()
+            with open(file, "rb") as handle:
+                data = read_bounded(handle, f"image {file}")
         except OSError as error:
             raise HashbenchError(f"cannot read image {file}: {error}") from error
         digests.append(hashlib.sha256(data).digest())

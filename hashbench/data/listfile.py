@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hashbench.data.containment import require_relative
 from hashbench.data.dataset import Dataset
 from hashbench.data.imagestore import store_images
 from hashbench.errors import DataNotFound, HashbenchError
@@ -90,6 +91,7 @@ def read_list_file(path: Path, classes: int | None = None) -> ImageList:
         if not fields:
             raise HashbenchError(f"{where} is empty; remove it (expected {FORMAT})")
         image, labels = fields[0], fields[1:]
+        require_relative(image, where)
         if not labels:
             raise HashbenchError(f"{where} has an image path but no labels; expected {FORMAT}")
         if not set(labels) <= {"0", "1"}:

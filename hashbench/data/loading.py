@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hashbench.constraints import Integer, check
 from hashbench.data.cifar import PYTHON_ARCHIVE, PYTHON_DIRECTORY, load_cifar10, load_cifar10_python
 from hashbench.data.dataset import Dataset
 from hashbench.data.imagefolder import is_archive, load_image_folder, resize_images
@@ -19,6 +20,8 @@ from hashbench.data.mosaic import load_cifar10_mosaic
 from hashbench.errors import HashbenchError
 
 Loader = Callable[[list[Path], int | None], Dataset]
+#: The side of the square images are resized to: past a large photograph's, memory runs out.
+IMAGE_SIZE = Integer(minimum=1, maximum=4096)
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ def load_dataset(
 ) -> Dataset:
     """A known data set by name, or by path: a folder of list files (images relative to it,
     or to the first ``data_root``), an image folder or an archive of one."""
-    if image_size is not None and image_size <= 0:
-        raise HashbenchError(f"image size must be a positive integer, got {image_size}")
+    if image_size is not None:
+        check(image_size, IMAGE_SIZE, "image size")
     if name_or_path in _DATASETS:
         if data_root is None:
             roots = _DATASETS[name_or_path].default_roots()

@@ -20,6 +20,7 @@ the plain network. The hash (or class) head is a 1 x 1 convolution on the trunk'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,9 @@ class Backbone:
     #: (width, weights file, the method's network options) -> trunk
     build: Callable[..., Trunk]
     weights_hint: str
+    #: Reads a weights file as the build does, refusing a wrong one in one line; the runner
+    #: calls it before any data is loaded.
+    read_weights: Callable[[Path], object]
 
     def input_size(self, regions: int, options: Mapping[str, Any] | None = None) -> int:
         """Side of the input that gives a ``regions`` x ``regions`` map; a backbone built with
@@ -94,9 +98,15 @@ def conv_group(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def no_weights(path: Path) -> None:
+    raise HashbenchError(
+        f"the airbench backbone trains from scratch; it takes no weights file, not {path}"
+    )
+
+
 def build_airbench(width: float, weights: Path | None) -> Trunk:
     if weights is not None:
-        raise HashbenchError("the airbench backbone trains from scratch; it takes no weights file")
+        no_weights(weights)
     stem, widths, region = scaled(24, width), [scaled(c, width) for c in (64, 256, 256)], 512
     region = scaled(region, width)
     return Trunk(
@@ -186,8 +196,11 @@ def read_state_dict(path: Path, name: str) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise HashbenchError(f"cannot read {name} weights from {path}: {error}") from error
-    if not isinstance(state, dict):
+        raise HashbenchError(
+            f"cannot read {name} weights from {path} ({type(error).__name__}: {error}); give a "
+            "state dict saved by torch.save(model.state_dict(), path)"
+        ) from error
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise HashbenchError(f"{path} is not a state dict (a mapping of names to tensors)")
     return state
 
@@ -264,10 +277,27 @@ BACKBONES: dict[str, Backbone] = {
             8,
             build_airbench,
             "none",
+            no_weights,
         ),
-        Backbone("cnnf", "CNN-F (VGG-F)", 224, 32, build_cnnf, "imagenet-vgg-f.mat"),
-        Backbone("alexnet", "torchvision AlexNet", 224, 32, build_alexnet, "a state-dict .pth"),
-        Backbone("resnet18", "torchvision ResNet-18", 224, 32, build_resnet18, "a state-dict .pth"),
+        Backbone("cnnf", "CNN-F (VGG-F)", 224, 32, build_cnnf, "imagenet-vgg-f.mat", load_cnnf),
+        Backbone(
+            "alexnet",
+            "torchvision AlexNet",
+            224,
+            32,
+            build_alexnet,
+            "a state-dict .pth",
+            functools.partial(read_state_dict, name="alexnet"),
+        ),
+        Backbone(
+            "resnet18",
+            "torchvision ResNet-18",
+            224,
+            32,
+            build_resnet18,
+            "a state-dict .pth",
+            functools.partial(read_state_dict, name="resnet18"),
+        ),
         Backbone(
             "hybridhash",
             "HybridHash's NesT hierarchy with interaction modules (input: its image_size)",
@@ -275,6 +305,7 @@ BACKBONES: dict[str, Backbone] = {
             0,
             build_hybridhash,
             "jx_nest_base-8bc41011.pth (timm's nest_base layout)",
+            functools.partial(read_state_dict, name="hybridhash"),
         ),
     )
 }

@@ -12,15 +12,18 @@ hooks below (:class:`~hashbench.deep.hooks.TrainingHooks`) with a
 from __future__ import annotations
 
 from abc import abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from hashbench.constraints import Constraint, OneOf
+from hashbench.deep.backbones import get_backbone
 from hashbench.deep.device import precision
 from hashbench.deep.hooks import TrainingContext
 from hashbench.deep.losses import similarity
-from hashbench.deep.recipes import RECIPE_FIELDS, Recipe, resolve
+from hashbench.deep.recipes import PRESETS, RECIPE_FIELDS, RECIPE_PARAMETERS, Recipe, resolve
 from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
 from hashbench.method import HashingMethod, Subset
 
@@ -30,6 +33,7 @@ class DeepHashingMethod(HashingMethod):
 
     input_kind = "images"
     supervised = True
+    parameters: ClassVar[dict[str, Constraint]] = {"preset": OneOf(PRESETS), **RECIPE_PARAMETERS}
     #: This method's learning rate under preset "scratch" (its loss has its own scale).
     scratch_recipe: ClassVar[dict[str, Any]] = {}
     #: This method's optimiser, learning rate, batch and epochs under preset "paper".
@@ -54,6 +58,10 @@ class DeepHashingMethod(HashingMethod):
 
     def recipe(self) -> Recipe:
         return Recipe(**{name: getattr(self, name) for name in RECIPE_FIELDS})
+
+    def check_files(self) -> None:
+        if self.weights is not None:
+            get_backbone(self.backbone).read_weights(Path(self.weights))
 
     # -- hooks the trainer calls -----------------------------------------------------------
     def grid(self) -> int:

@@ -19,11 +19,20 @@ Epoch counts and the like are ordinary hyper-parameters, so tests can use tiny v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from hashbench.checks import require_whole
-from hashbench.deep.backbones import get_backbone
+from hashbench.constraints import (
+    Boolean,
+    Constraint,
+    File,
+    Integer,
+    Nullable,
+    OneOf,
+    Real,
+    check_settings,
+)
+from hashbench.deep.backbones import BACKBONES
 from hashbench.errors import HashbenchError
 
 PRESETS = ("scratch", "paper")
@@ -36,52 +45,68 @@ ONECYCLE_WARMUP = 0.2
 EXPONENTIAL_DECAY = 0.01
 
 
+def setting(constraint: Constraint) -> Any:
+    """A recipe field with the constraint its value must meet: one line declares both."""
+    return field(metadata={"constraint": constraint})
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Every setting of a deep method's training that is not the method's own loss."""
 
-    backbone: str
-    weights: str | None  # ImageNet weights: imagenet-vgg-f.mat (cnnf) or a torchvision .pth
-    width: float  # channel multiplier of airbench and cnnf (tests use small widths)
-    epochs: int  # epochs of the hashing loss (ADSH: outer iterations)
+    backbone: str = setting(OneOf(tuple(BACKBONES)))
+    #: ImageNet weights: imagenet-vgg-f.mat (cnnf) or a torchvision .pth
+    weights: str | None = setting(Nullable(File()))
+    #: channel multiplier of airbench and cnnf (tests use small widths)
+    width: float = setting(Real(above=0, maximum=4))
+    epochs: int = setting(Integer(minimum=1))  # epochs of the hashing loss (ADSH: outer iterations)
     #: Items per epoch of either phase, drawn in turn from a running shuffle of the training
     #: set (None: every item, every epoch). Epoch-counted budgets and each method's per-epoch
     #: steps (ADSH's and DDSH's discrete updates, HashNet's continuation) then cost the same on
     #: 4,500 training images as on 49,000: a protocol with a large training set sets it.
-    epoch_size: int | None
-    batch_size: int
+    epoch_size: int | None = setting(Nullable(Integer(minimum=2)))
+    batch_size: int = setting(Integer(minimum=2))
     #: The hashing phase's optimiser: sgd | rmsprop (momentum as its own; DeepHash-pytorch's
     #: choice) | adam | adamw (decoupled weight decay; both ignore momentum and nesterov).
-    optimizer: str
-    lr: float
-    momentum: float
-    nesterov: bool
-    weight_decay: float
+    optimizer: str = setting(OneOf(OPTIMIZERS))
+    lr: float = setting(Real(above=0))
+    momentum: float = setting(Real(minimum=0, below=1))
+    nesterov: bool = setting(Boolean())
+    weight_decay: float = setting(Real(minimum=0))
     #: The hashing phase's gradients are clipped to this total norm (None: not clipped), as
     #: DMRH's authors' train.py clips them to 1.
-    clip_grad_norm: float | None
-    schedule: str  # onecycle | step (x0.1 every lr_step_epochs) | exponential | constant
-    lr_step_epochs: int
-    flip: bool  # random horizontal flips
-    translate: int  # random translations of up to this many pixels (stored resolution)
+    clip_grad_norm: float | None = setting(Nullable(Real(above=0)))
+    #: onecycle | step (x0.1 every lr_step_epochs) | exponential | constant
+    schedule: str = setting(OneOf(SCHEDULES))
+    lr_step_epochs: int = setting(Integer(minimum=1))
+    flip: bool = setting(Boolean())  # random horizontal flips
+    #: random translations of up to this many pixels (stored resolution)
+    translate: int = setting(Integer(minimum=0, maximum=64))
     #: Codes (and validation) from the mean of each image's and its mirror image's outputs.
-    test_flips: bool
-    warm_start_epochs: int  # cross-entropy epochs on the training labels before hashing
-    warm_start_batch_size: int
-    warm_start_lr: float
-    warm_start_optimizer: str  # one of OPTIMIZERS; sgd for every method but HybridHash
-    label_smoothing: float  # of the warm start's cross-entropy
-    val_topk: int | None  # model selection by validation mAP@val_topk (None: all)
+    test_flips: bool = setting(Boolean())
+    #: cross-entropy epochs on the training labels before hashing
+    warm_start_epochs: int = setting(Integer(minimum=0))
+    warm_start_batch_size: int = setting(Integer(minimum=2))
+    warm_start_lr: float = setting(Real(above=0))
+    #: sgd for every method but HybridHash
+    warm_start_optimizer: str = setting(OneOf(OPTIMIZERS))
+    label_smoothing: float = setting(Real(minimum=0, below=1))  # of the warm start's cross-entropy
+    #: model selection by validation mAP@val_topk (None: all)
+    val_topk: int | None = setting(Nullable(Integer(minimum=1)))
     #: What validation queries search: "validation" (the validation split's other half, unseen
     #: in training like protocol cifar10's database) or "training" (the training items, like
     #: a protocol whose database is the training set, cifar10-dmrh's).
-    val_database: str
+    val_database: str = setting(OneOf(VAL_DATABASES))
     #: With val_database "training": how many training items (a seeded sample, the same every
     #: epoch) the validation queries search; None: all of them. Encoding 49,000 items every
     #: epoch would cost several times the epoch's training.
-    val_database_size: int | None
+    val_database_size: int | None = setting(Nullable(Integer(minimum=2)))
 
 
+#: Each field's constraint, as a method's ``parameters`` declare them.
+RECIPE_PARAMETERS: dict[str, Constraint] = {
+    f.name: f.metadata["constraint"] for f in fields(Recipe)
+}
 RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
 
 SCRATCH = Recipe(
@@ -157,13 +182,8 @@ def resolve(
     paper: dict[str, Any] | None = None,
 ) -> Recipe:
     """The preset's recipe, the method's own values for it (``scratch``, ``paper``), then the
-    user's settings on top; checked before any work starts."""
-    unknown = sorted(set(given) - set(RECIPE_FIELDS))
-    if unknown:
-        raise HashbenchError(
-            f"{method} has no parameter {', '.join(unknown)}; "
-            f"its training parameters: preset, {', '.join(RECIPE_FIELDS)}"
-        )
+    user's settings on top, each checked against its constraint; then what no single
+    constraint can say."""
     if preset == "scratch":
         recipe = replace(SCRATCH, **(scratch or {}))
     elif preset == "paper":
@@ -175,54 +195,19 @@ def resolve(
         raise HashbenchError(
             f"{method}: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}"
         )
+    check_settings(method, RECIPE_PARAMETERS, given)
     recipe = replace(recipe, **given)
     check(method, preset, recipe)
     return recipe
 
 
 def check(method: str, preset: str, recipe: Recipe) -> None:
-    get_backbone(recipe.backbone)
-    for name in ("optimizer", "warm_start_optimizer"):
-        if getattr(recipe, name) not in OPTIMIZERS:
-            raise HashbenchError(
-                f"{method}: unknown {name} {getattr(recipe, name)!r}; choose one of "
-                f"{', '.join(OPTIMIZERS)}"
-            )
-    if recipe.val_database not in VAL_DATABASES:
-        raise HashbenchError(
-            f"{method}: unknown val_database {recipe.val_database!r}; choose one of "
-            f"{', '.join(VAL_DATABASES)}"
-        )
-    if recipe.schedule not in SCHEDULES:
-        raise HashbenchError(
-            f"{method}: unknown schedule {recipe.schedule!r}; choose one of {', '.join(SCHEDULES)}"
-        )
-    minimums = {
-        "epochs": 1,
-        "batch_size": 2,
-        "warm_start_batch_size": 2,
-        "lr_step_epochs": 1,
-        "translate": 0,
-        "warm_start_epochs": 0,
-    }
-    for name, minimum in minimums.items():
-        require_whole(getattr(recipe, name), f"{method}: {name}", minimum)
-    for name in ("lr", "warm_start_lr", "width", "clip_grad_norm"):
-        value = getattr(recipe, name)
-        if name == "clip_grad_norm" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise HashbenchError(f"{method}: {name} must be a positive number, got {value!r}")
-    for name in ("epoch_size", "val_database_size"):
-        if getattr(recipe, name) is not None:
-            require_whole(getattr(recipe, name), f"{method}: {name}", 2)
-    if recipe.val_topk is not None and recipe.val_topk < 1:
-        raise HashbenchError(f"{method}: val_topk must be positive or null, got {recipe.val_topk}")
+    """What the fields say together: preset ``paper`` needs ImageNet weights."""
     if preset == "paper" and recipe.backbone != "airbench" and recipe.weights is None:
+        hint = BACKBONES[recipe.backbone].weights_hint
         raise HashbenchError(
             f"{method}: preset 'paper' fine-tunes {recipe.backbone} from ImageNet weights; "
-            f"pass --set {method}.weights=PATH ({get_backbone(recipe.backbone).weights_hint}) "
-            "or use preset 'scratch'"
+            f"pass --set {method}.weights=PATH ({hint}) or use preset 'scratch'"
         )
 
 

@@ -6,10 +6,16 @@
 its record (``results/codes/<protocol>/<run>.npz``), bit-packed (``*_codes_packed`` rows of
 ``np.packbits`` plus ``bits``, 8x smaller than a byte per bit) and with the data set indices of
 the queries and the database items, so a report can show the images a code retrieves.
+
+A file is checked before anything is allocated from its contents: each array's header (its
+shape and type, against the bytes the archive holds for it and the array limit of
+:mod:`hashbench.limits`) before the array is read, and ``bits`` against the packed rows before
+they are unpacked.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -17,15 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from hashbench.constraints import POSITIVE_INTEGER, check
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.hamming import as_bits
 from hashbench.evaluation.relevance import as_labels, check_same_kind
 from hashbench.fileio import atomic_write
+from hashbench.limits import ARRAY_BYTES, read_array_header
 
 KEYS = ("query_codes", "database_codes", "query_labels", "database_labels")
 CODES = ("query_codes", "database_codes")
 INDICES = ("query_indices", "database_indices")
 PACKED = "_packed"
+NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,15 @@ def load_codes(path: Path) -> CodesBundle:
     path = Path(path)
     if not path.is_file():
         raise HashbenchError(f"{path}: no such file; expected an .npz with {', '.join(KEYS)}")
+    if not zipfile.is_zipfile(path):  # np.load would read a lone .npy's array unchecked
+        with open(path, "rb") as handle:
+            single = handle.read(len(NPY_MAGIC)) == NPY_MAGIC
+        raise HashbenchError(
+            f"{path}: a single .npy array, not an .npz archive" if single
+            else f"{path}: not a readable .npz archive (not a complete zip file)"
+        )  # fmt: skip
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise HashbenchError(f"{path}: a single .npy array, not an .npz archive")
-        with loaded as archive:
+        with np.load(path, allow_pickle=False) as archive:
             files = set(archive.files)
             missing = [key for key in KEYS if key not in files and key + PACKED not in files]
             if missing:
@@ -81,21 +94,38 @@ def save_codes(path: Path, bundle: CodesBundle) -> None:
 
 
 def _unpacked(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """Rows of ``np.packbits``, unpacked once ``bits`` is known to be their length."""
     if "bits" not in archive.files:
         raise HashbenchError(f"{path}: {key}{PACKED} without bits (the code length)")
-    bits = int(_read(archive, "bits", path))
-    return np.unpackbits(_read(archive, key + PACKED, path), axis=1, count=bits)
+    stored = _read(archive, "bits", path)
+    bits = check(
+        stored.item() if stored.size == 1 else f"an array of shape {stored.shape}",
+        POSITIVE_INTEGER,
+        f"{path}: bits (the code length)",
+    )
+    packed = _read(archive, key + PACKED, path)
+    width = math.ceil(bits / 8)
+    if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != width:
+        raise HashbenchError(
+            f"{path}: {key}{PACKED} must be uint8 rows of {width} bytes (bits = {bits}), got "
+            f"{packed.dtype} {packed.shape}; the file is corrupt, write it again"
+        )
+    return np.unpackbits(packed, axis=1, count=bits)
 
 
 def _read(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
-    try:
-        return archive[key]
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise HashbenchError(
-                f"{path}: {key} holds Python objects; store plain numeric arrays"
-            ) from None
-        raise
+    """The array, once its header says it is plain numbers the archive holds in full."""
+    info = archive.zip.getinfo(f"{key}.npy")
+    with archive.zip.open(info) as member:
+        header = read_array_header(member, f"{path}: {key}")
+    described = f"{header.dtype} {header.shape}"
+    ARRAY_BYTES.require(f"{path}: {key} ({described})", header.size)
+    if header.offset + header.size > info.file_size:
+        raise HashbenchError(
+            f"{path}: {key} says it is {described} but the file holds less; it is truncated "
+            "or corrupt, write it again"
+        )
+    return archive[key]
 
 
 def _validated(bundle: CodesBundle) -> CodesBundle:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hashbench.checks import require_whole
+from hashbench.constraints import POSITIVE_INTEGER, check
 from hashbench.deep.device import select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation import metrics as per_query
@@ -72,7 +72,7 @@ def evaluate(
     """
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
-    depths = [require_whole(n, "precision_at") for n in precision_at]
+    depths = [check(n, POSITIVE_INTEGER, "precision_at") for n in precision_at]
     length = min(max([k, *depths]), search.size)
     bits, bias = search.bits, search.distances.bias
 
@@ -191,7 +191,7 @@ class _Search:
 
     def cutoff(self, topk: int | None) -> int:
         """K clipped to the database: None or anything larger means all of it."""
-        return self.size if topk is None else min(require_whole(topk, "topk"), self.size)
+        return self.size if topk is None else min(check(topk, POSITIVE_INTEGER, "topk"), self.size)
 
     def mean(self, per_chunk: PerChunk) -> dict[str, np.ndarray]:
         """Means over all queries of the per-query arrays ``per_chunk`` returns."""

@@ -14,30 +14,42 @@ folder:
 * ``journal.log``: one line per finished run (time, worker, run), appended atomically, so a
   grid's history shows that no cell ran twice.
 
-The takeover of a stale claim renames it aside and checks that what it moved is the stale
-claim it read; if another worker's fresh claim was moved instead, it is put back.
+A claim file is created with ``O_EXCL`` and otherwise changed only under the lock of its
+folder (``claims/<protocol>/.lock``, an ``fcntl`` lock the system releases when its process
+dies): a heartbeat, a release or the takeover of a stale claim re-reads the claim under the lock
+and acts only if it is still what it judged. A takeover replaces the stale claim by its own in
+one rename, so the file never disappears and no third worker can create a claim in between;
+a fresh claim is never moved. A claim file that parses but is not a claim (hand-edited) stops
+the command with one line naming it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hashbench.constraints import Fields, Integer, OneOf, Real, Text, check
 from hashbench.fileio import atomic_write_text
 
 CLAIMS, FAILURES, JOURNAL = "claims", "failures", "journal.log"
 HEARTBEAT_S = 30.0
 #: A running claim without a heartbeat for this long is taken over (``--claim-timeout``).
 DEFAULT_TIMEOUT_S = 600.0
+#: What :meth:`Claim.content` and :func:`mark_queued` write.
+CLAIM = Fields(
+    {"state": OneOf(("running", "queued")), "worker": Text(), "heartbeat": Real()},
+    {"host": Text(), "pid": Integer(minimum=1), "started": Real(), "job": Text()},
+)
+LOCK = ".lock"
 
 
 def worker_name() -> str:
@@ -59,6 +71,28 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def read_claim(path: Path) -> dict[str, Any] | None:
+    """The claim at ``path``, None when it is gone or torn (being written); one error line if
+    it parses but is not a claim."""
+    claim = read_json(path)
+    if claim is None:
+        return None
+    return check(
+        claim, CLAIM, f"claim file {path}", "delete it once no worker is running that cell"
+    )
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Exclusive use of the claims in ``folder`` by this process, released if it dies."""
+    descriptor = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def process_alive(pid: int) -> bool:
@@ -102,12 +136,20 @@ class Claim:
             "heartbeat": time.time(),
         }
 
-    def beat(self) -> bool:
-        """Refresh the heartbeat while the claim is still ours; False once it is not."""
+    def is_ours(self) -> bool:
         current = read_json(self.path)
-        if current is None or current.get("worker") != self.worker:
+        return current is not None and current.get("worker") == self.worker
+
+    def beat(self) -> bool:
+        """Refresh the heartbeat while the claim is still ours; False once it is not (or its
+        folder is gone)."""
+        try:
+            with folder_lock(self.path.parent):
+                if not self.is_ours():
+                    return False
+                atomic_write_text(self.path, json.dumps(self.content()))
+        except FileNotFoundError:
             return False
-        atomic_write_text(self.path, json.dumps(self.content()))
         return True
 
     def start_heartbeat(self, interval: float = HEARTBEAT_S) -> None:
@@ -122,9 +164,9 @@ class Claim:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        current = read_json(self.path)
-        if current is not None and current.get("worker") == self.worker:
-            self.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError), folder_lock(self.path.parent):
+            if self.is_ours():
+                self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Claim:
         return self
@@ -147,25 +189,34 @@ def try_claim(
         if _create(path, claim.content()):
             return claim
         # Another claim is there: wait for it to be written, respect it, or take it over.
-        current = read_json(path)
+        current = read_claim(path)
         if current is None and not _abandoned(path):  # being written or replaced
             time.sleep(0.05)
             continue
-        ours = current is not None and (
-            current.get("state") == "queued" and current.get("job") == own_slurm_job()
-        )
-        if not (ours or current is None or is_stale(current, timeout)):
+        if not _free_for_us(current, timeout):
             return None
-        aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.taken")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            continue
-        if read_json(aside) != current:  # another worker took it over first: give it back
-            os.replace(aside, path)
-            return None
-        aside.unlink(missing_ok=True)
+        with folder_lock(path.parent):
+            if not path.exists():  # released meanwhile: create it afresh
+                continue
+            if read_json(path) != current:  # refreshed or taken over meanwhile
+                return None
+            atomic_write_text(path, json.dumps(claim.content()))  # one rename: no gap
+        return claim
     return None
+
+
+def _free_for_us(current: dict[str, Any] | None, timeout: float) -> bool:
+    """An abandoned (unreadable) or stale claim, or the queued claim of this SLURM job."""
+    if current is None or is_stale(current, timeout):
+        return True
+    return current["state"] == "queued" and current.get("job") == own_slurm_job()
+
+
+def remove_stale(path: Path, stale: dict[str, Any]) -> None:
+    """Remove the claim at ``path`` if it is still the ``stale`` one read before."""
+    with folder_lock(path.parent):
+        if read_json(path) == stale:
+            path.unlink()
 
 
 def _create(path: Path, content: dict[str, Any]) -> bool:

@@ -54,11 +54,13 @@ def run_grid(
     if executor == "slurm":
         check_slurm(plan, slurm or SlurmOptions())
     runner = GridRunner(plan)
+    # A cluster that is not there is a user's mistake: found before anything is written.
+    cluster = slurm_executor(plan, slurm or SlurmOptions()) if executor == "slurm" else None
     runner.save_grid()
     if executor == "local":
         return runner, run_local(plan, jobs)
-    if executor == "slurm":
-        return runner, submit_slurm(runner, slurm or SlurmOptions())
+    if cluster is not None:
+        return runner, submit_slurm(runner, cluster)
     return runner, runner.run()
 
 
@@ -112,29 +114,10 @@ def check_slurm(plan: RunPlan, options: SlurmOptions) -> None:
         )
 
 
-def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
-    """Submit the cells that have neither a record nor a live claim, one job each."""
+def slurm_executor(plan: RunPlan, options: SlurmOptions) -> Any:
+    """submitit's executor for SLURM with the options; one line where there is no cluster."""
     import submitit
 
-    plan = runner.plan
-    pending: list[tuple[str, int, int]] = []
-    outcomes: list[RunOutcome] = []
-    for name, bits, seed in runner.cells():
-        path = runner.record_path(name, bits, seed)
-        claim_file = claims.claim_path(plan.out_dir, runner.protocol.name, path.stem)
-        claim = claims.read_json(claim_file)
-        live = claim_file.exists() and (
-            claim is None or not claims.is_stale(claim, plan.claim_timeout)
-        )
-        if runner.is_recorded(path):
-            outcomes.append(RunOutcome(path, "recorded"))
-        elif live:  # a torn claim is one being written: live too
-            outcomes.append(RunOutcome(path, "elsewhere"))
-        else:
-            claim_file.unlink(missing_ok=True)  # stale: its worker is gone
-            pending.append((name, bits, seed))
-    if not pending:
-        return outcomes
     logs = options.logs or plan.out_dir / "slurm-logs"
     try:
         executor = submitit.AutoExecutor(folder=logs, cluster="slurm")
@@ -152,6 +135,31 @@ def submit_slurm(runner: GridRunner, options: SlurmOptions) -> list[RunOutcome]:
         slurm_mem=options.mem,
         slurm_additional_parameters=dict(options.additional),
     )
+    return executor
+
+
+def submit_slurm(runner: GridRunner, executor: Any) -> list[RunOutcome]:
+    """Submit the cells that have neither a record nor a live claim, one job each."""
+    plan = runner.plan
+    pending: list[tuple[str, int, int]] = []
+    outcomes: list[RunOutcome] = []
+    for name, bits, seed in runner.cells():
+        path = runner.record_path(name, bits, seed)
+        claim_file = claims.claim_path(plan.out_dir, runner.protocol.name, path.stem)
+        claim = claims.read_claim(claim_file)
+        live = claim_file.exists() and (
+            claim is None or not claims.is_stale(claim, plan.claim_timeout)
+        )
+        if runner.is_recorded(path):
+            outcomes.append(RunOutcome(path, "recorded"))
+        elif live:  # a torn claim is one being written: live too
+            outcomes.append(RunOutcome(path, "elsewhere"))
+        else:
+            if claim is not None:  # stale: its worker is gone
+                claims.remove_stale(claim_file, claim)
+            pending.append((name, bits, seed))
+    if not pending:
+        return outcomes
     columns = list(zip(*pending, strict=True))
     submitted = executor.map_array(_slurm_cell, [plan] * len(pending), *columns)
     for (name, bits, seed), job in zip(pending, submitted, strict=True):

@@ -2,7 +2,10 @@
 
 A record is the unit of resumption: a run whose record exists is skipped, a crashed run has
 none. Its file name carries the config hash, so changing any setting (a hyper-parameter, the
-protocol file, the data set's bytes) makes a new record instead of reusing an old one.
+protocol file, the data set's bytes) makes a new record instead of reusing an old one. Records
+are checked where they are read, against :data:`RECORD` (the schema version, and every field a
+command reads with its type), so a hand-edited or foreign file stops a command with one line
+naming it instead of a KeyError deep inside a table.
 """
 
 from __future__ import annotations
@@ -10,15 +13,82 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hashbench.constraints import (
+    Boolean,
+    Fields,
+    Integer,
+    ListOf,
+    MappingOf,
+    Name,
+    Nullable,
+    Real,
+    Text,
+    check,
+    shown,
+)
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
 from hashbench.method import ADDED_PARAMETERS, without_added_defaults
 
 SCHEMA_VERSION = 1
+#: A measured value: any number, NaN included (a metric may be undefined).
+MEASURED = Real(finite=False)
+#: Every field of a schema-1 record that a command reads, with its type; others are kept as
+#: they are (``config_hash``, ``method_origin``, the provenance's details).
+RECORD = Fields(
+    {
+        "method": Name(),
+        "bits": Integer(minimum=1),
+        "seed": Integer(minimum=0),
+        "config": Fields(
+            {
+                "method": Name(),
+                "bits": Integer(minimum=1),
+                "seed": Integer(minimum=0),
+                "dataset": Text(),
+                "protocol": Name(),
+                "params": MappingOf(),
+            },
+            {"feature": Nullable(Text()), "image_size": Nullable(Integer(minimum=1))},
+        ),
+        "dataset": Fields({"name": Text(), "checksum": Text()}),
+        "protocol": Fields(
+            {
+                "name": Name(),
+                "checksum": Text(),
+                "topk": Nullable(Integer(minimum=1)),
+                "relevance": Text(),
+            }
+        ),
+        "splits": Fields(
+            {"file": Text(), "checksum": Text(), "sizes": MappingOf(Integer(minimum=0))}
+        ),
+        "metrics": MappingOf(MEASURED),
+    },
+    {
+        "curves": MappingOf(ListOf(MEASURED, minimum_length=0)),
+        "history": Nullable(
+            ListOf(
+                Fields(
+                    {"epoch": Integer(minimum=0), "loss": MEASURED},
+                    {"phase": Text(), "val_map": MEASURED, "selected": Boolean()},
+                ),
+                minimum_length=0,
+            )
+        ),
+        "timings": MappingOf(MEASURED),
+        "report": MappingOf(),
+        "variant": MappingOf(),
+        "provenance": Fields({}, {"git": MappingOf(), "hardware": MappingOf()}),
+    },
+)
+#: What :func:`record_path` names a run: method, bits, seed and the config hash's start.
+RUN_NAME = re.compile(r"(?P<method>.+)-(?P<bits>\d+)bits-seed(?P<seed>\d+)-[0-9a-f]{12}")
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -37,10 +107,16 @@ def record_path(records_dir: Path, config: dict[str, Any]) -> Path:
     return records_dir / config["protocol"] / f"{name}.json"
 
 
-def run_of(name: str) -> tuple[str, int, int]:
-    """(method, bits, seed) of a run's name, the stem :func:`record_path` gives it."""
-    method, bits, seed, _ = name.rsplit("-", 3)
-    return method, int(bits.removesuffix("bits")), int(seed.removeprefix("seed"))
+def run_of(name: str, where: object) -> tuple[str, int, int]:
+    """(method, bits, seed) of a run's name, the stem :func:`record_path` gives it; ``where``
+    (the file that names it) is blamed when it is not one."""
+    found = RUN_NAME.fullmatch(name)
+    if found is None:
+        raise HashbenchError(
+            f"{where}: {name!r} is not a run's name (METHOD-BITSbits-seedSEED-HASH); hashbench "
+            "did not write it: remove it"
+        )
+    return found["method"], int(found["bits"]), int(found["seed"])
 
 
 def codes_path(results: Path, protocol: str, run: str) -> Path:
@@ -54,15 +130,26 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
 
 
 def read_record(path: Path) -> dict[str, Any]:
+    """The record at ``path``, every field a command reads checked (one line if one is not)."""
+    redo = "delete it (and its codes) and run that run again, or restore it"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HashbenchError(f"cannot read record {path}: {error}; {redo}") from error
+    return check_record(record, f"record {path}", redo)
+
+
+def check_record(record: Any, what: str, remedy: str) -> dict[str, Any]:
+    """``record`` if it is one of this schema with every field a command reads; else one line:
+    ``<what> ...; <remedy>``."""
+    if not isinstance(record, dict) or "schema" not in record:
+        raise HashbenchError(f"{what} is not a hashbench record (it has no schema); {remedy}")
+    if record["schema"] != SCHEMA_VERSION:
         raise HashbenchError(
-            f"cannot read record {path}: {error}; delete it and re-run to redo that run"
-        ) from error
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
-        raise HashbenchError(f"{path} is not a hashbench record (schema {SCHEMA_VERSION})")
-    return record
+            f"{what} has schema {shown(record['schema'])}, and this hashbench reads schema "
+            f"{SCHEMA_VERSION}: read it with the hashbench that wrote it, or {remedy}"
+        )
+    return check(record, RECORD, what, remedy)
 
 
 def iter_records(records_dir: Path) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from hashbench.constraints import check
 from hashbench.data.dataset import Dataset
 from hashbench.data.loading import load_dataset
 from hashbench.deep.device import precision, select_device
@@ -40,7 +41,7 @@ from hashbench.experiment.records import (
 )
 from hashbench.features.extract import compute_features, get_feature
 from hashbench.fileio import atomic_write_text
-from hashbench.method import Subset
+from hashbench.method import BITS, SEED, Subset
 from hashbench.registry import check_params, create_method, get_method
 from hashbench.splits.protocol import (
     Protocol,
@@ -95,8 +96,6 @@ def check_plan(plan: RunPlan) -> None:
     """Reject every mistake that needs no data before anything is loaded or written."""
     if not plan.methods:
         raise HashbenchError("no method given; pass --methods, e.g. --methods lsh,itq")
-    for name in plan.methods:
-        get_method(name)
     for name, overrides in plan.params.items():
         if name not in plan.methods:
             raise HashbenchError(
@@ -104,11 +103,13 @@ def check_plan(plan: RunPlan) -> None:
             )
         check_params(name, overrides)
     for bits in plan.bits or ():
-        if bits <= 0:
-            raise HashbenchError(f"bits must be positive integers, got {bits}")
+        check(bits, BITS, "bits")
     for seed in plan.seeds:
-        if seed < 0:
-            raise HashbenchError(f"seeds must be non-negative integers, got {seed}")
+        check(seed, SEED, "seeds")
+    # Building each method checks all its settings together; the code length changes none.
+    bits = plan.bits[0] if plan.bits else BITS.minimum
+    for name in plan.methods:
+        create_method(name, bits=bits, **plan.params.get(name, {})).check_files()
     if any(get_method(name).input_kind == "features" for name in plan.methods):
         get_feature(plan.feature)
     device = select_device()  # every run is evaluated there: a bad HASHBENCH_DEVICE, one line now
@@ -138,6 +139,19 @@ class GridRunner:
         self.splits = {seed: draw_splits(self.protocol, self.dataset, seed) for seed in plan.seeds}
         self._features: np.ndarray | None = None
         self._features_seconds = 0.0
+        self.check_dimensions()
+
+    def check_dimensions(self) -> None:
+        """Refuse a code length a method cannot take on these features before any run starts
+        (nothing is written yet); their width comes from one image's features."""
+        methods = [get_method(name) for name in self.plan.methods]
+        limited = [method for method in methods if method.bits_within_dimension]
+        if not limited:
+            return
+        one_image = get_feature(self.plan.feature).compute(self.dataset.images[:1])
+        for method in limited:
+            for bits in self.bits:
+                method.check_dimension(bits, one_image.shape[1])
 
     @property
     def records_dir(self) -> Path:

@@ -2,7 +2,8 @@
 
 Each cell (method, bits, seed on a protocol) is done (its record, with mAP), running or queued
 (a live claim), stale (a claim whose worker stopped beating), failed (a failure file, with its
-error line) or pending (in a saved grid, with none of these).
+error line) or pending (in a saved grid, with none of these). Every file is checked as it is
+read: one that hashbench did not write stops the command with one line naming it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,31 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from hashbench.constraints import Fields, Integer, ListOf, Name, Text, check
+from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
 from hashbench.experiment.records import read_record, run_of
+
+#: ``grids/<digest>.json``, as :meth:`GridRunner.save_grid` writes it.
+GRID = Fields(
+    {
+        "protocol": Name(),
+        "cells": ListOf(
+            Fields(
+                {
+                    "method": Name(),
+                    "bits": Integer(minimum=1),
+                    "seed": Integer(minimum=0),
+                    "run": Text(),
+                }
+            ),
+            minimum_length=0,
+        ),
+    }
+)
+REWRITE_GRID = "delete it: the next `hashbench run` of that grid writes it again"
 
 
 @dataclass(frozen=True)
@@ -28,32 +51,40 @@ class Cell:
 def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list[Cell]:
     runs: dict[tuple[str, str], Cell] = {}
 
-    def note(protocol: str, stem: str, state: str, detail: str = "") -> None:
-        method, bits, seed = run_of(stem)
-        runs[(protocol, stem)] = Cell(protocol, method, bits, seed, state, detail)
+    def note(where: Path, protocol: str, run: str, state: str, detail: str = "") -> None:
+        method, bits, seed = run_of(run, where)
+        runs[(protocol, run)] = Cell(protocol, method, bits, seed, state, detail)
 
     for grid_file in sorted((results / "grids").glob("*.json")):
-        grid = json.loads(grid_file.read_text())
+        grid = read_grid(grid_file)
         for cell in grid["cells"]:
-            note(grid["protocol"], cell["run"], "pending")
+            note(grid_file, grid["protocol"], cell["run"], "pending")
     for path in sorted((results / claims.FAILURES).glob("*/*.json")):
         failure = claims.read_json(path) or {}
         log = f" (log: {failure['log']})" if failure.get("log") else ""
-        note(path.parent.name, path.stem, "failed", f"{failure.get('error', '?')}{log}")
+        note(path, path.parent.name, path.stem, "failed", f"{failure.get('error', '?')}{log}")
     for path in sorted((results / claims.CLAIMS).glob("*/*.json")):
-        claim = claims.read_json(path)
+        claim = claims.read_claim(path)
         if claim is None:
             continue
-        if claim.get("state") == "queued":
-            note(path.parent.name, path.stem, "queued", f"job {claim.get('job')}")
+        if claim["state"] == "queued":
+            note(path, path.parent.name, path.stem, "queued", f"job {claim.get('job')}")
         else:
             state = "stale" if claims.is_stale(claim, timeout) else "running"
-            note(path.parent.name, path.stem, state, str(claim.get("worker", "")))
+            note(path, path.parent.name, path.stem, state, claim["worker"])
     for path in sorted((results / "records").glob("*/*.json")):
         metrics = read_record(path)["metrics"]
         key = next((k for k in metrics if k.startswith("map@")), "map")
-        note(path.parent.name, path.stem, "done", f"{metrics.get(key, float('nan')):.4f}")
+        note(path, path.parent.name, path.stem, "done", f"{metrics.get(key, float('nan')):.4f}")
     return sorted(runs.values(), key=lambda c: (c.protocol, c.method, c.bits, c.seed))
+
+
+def read_grid(path: Path) -> dict[str, Any]:
+    try:
+        grid = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise HashbenchError(f"cannot read grid file {path} ({error}); {REWRITE_GRID}") from error
+    return check(grid, GRID, f"grid file {path}", REWRITE_GRID)
 
 
 def render_status(cells: list[Cell]) -> str:

@@ -128,7 +128,7 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
     yield f'<h2 id="{page.escape(protocol)}">Protocol {page.escape(protocol)}</h2>'
     yield (
         f"<p>Data set <code>{page.escape(first['dataset']['name'])}</code>; splits: "
-        f"{page.escape(sizes)}; mAP@{'all' if topk is None else topk}, relevance "
+        f"{page.escape(sizes)}; mAP@{page.escape('all' if topk is None else topk)}, relevance "
         f"{page.escape(first['protocol']['relevance'])}.</p>"
     )
     summary = summarise(records)
@@ -136,9 +136,9 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
         summary = compare_with_paper(summary)
     yield "<h3>Comparison</h3>" + render(summary, "html")
     bits = options.bits or _usual_bits(runs)
-    yield f"<h3>Figures ({bits} bits where a figure has one code length)</h3>"
+    yield f"<h3>Figures ({page.escape(bits)} bits where a figure has one code length)</h3>"
     yield from _figures(records, bits)
-    yield f"<h3>Retrieval gallery ({bits} bits)</h3>"
+    yield f"<h3>Retrieval gallery ({page.escape(bits)} bits)</h3>"
     yield from _gallery(runs, bits, options)
     yield "<h3>Runs</h3>"
     yield from _runs(runs)
@@ -172,7 +172,7 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
     sampled queries."""
     candidates = [r for r in runs if r.record["bits"] == bits]
     if not candidates:
-        yield f'<p class="note">No run at {bits} bits to show.</p>'
+        yield f'<p class="note">No run at {page.escape(bits)} bits to show.</p>'
         return
     seed = min(r.record["seed"] for r in candidates)
     chosen: dict[str, Run] = {}
@@ -190,7 +190,7 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
     other_seeds = sorted({r.label for r in candidates if r.record["method"] not in chosen})
     if other_seeds:
         yield (
-            f'<p class="note">Not in the gallery, having no run at seed {seed}: '
+            f'<p class="note">Not in the gallery, having no run at seed {page.escape(seed)}: '
             f"{page.escape(', '.join(other_seeds))}.</p>"
         )
     if not shown:
@@ -207,14 +207,15 @@ def _gallery(runs: list[Run], bits: int, options: ReportOptions) -> Iterator[str
     if dataset is None:
         yield f'<p class="note">Images not shown: {page.escape(why)}.</p>'
     yield (
-        f"<p>Seed {seed}, {len(queries)} queries drawn with seed {options.gallery_seed}; each "
+        f"<p>Seed {page.escape(seed)}, {len(queries)} queries drawn with seed "
+        f"{page.escape(options.gallery_seed)}; each "
         f"method's top {GALLERY_DEPTH} by Hamming distance d, ties in database order. Green: "
         "relevant (shares a label with the query), red: not.</p>"
     )
     for i, position in enumerate(queries):
         yield '<div class="gallery-query">'
         yield (
-            f'<div class="strip"><div class="who"><b>query</b> #{position}<br>'
+            f'<div class="strip"><div class="who"><b>query</b> #{page.escape(position)}<br>'
             f"{page.escape(_label_text(dataset, position))}</div>"
             f'<div class="query">{_image(dataset, position)}</div></div>'
         )
@@ -297,8 +298,8 @@ def _runs(runs: list[Run]) -> Iterator[str]:
         rows.append(
             [
                 f'<a href="#{page.escape(run.name)}">{page.escape(run.label)}</a>',
-                str(run.record["bits"]),
-                str(run.record["seed"]),
+                page.escape(run.record["bits"]),
+                page.escape(run.record["seed"]),
                 f"{run.map:.4f}",
                 "–" if wall is None else _duration(wall),
                 *(
@@ -364,7 +365,8 @@ def _run_details(run: Run, found: CodeDiagnostics | None) -> str:
     timings = {k: f"{v:.1f} s" for k, v in (record.get("timings") or {}).items()}
     parts = [
         f'<details id="{page.escape(run.name)}"><summary>{page.escape(run.label)}, '
-        f"{record['bits']} bits, seed {record['seed']}: mAP {run.map:.4f}</summary>",
+        f"{page.escape(record['bits'])} bits, seed {page.escape(record['seed'])}: "
+        f"mAP {run.map:.4f}</summary>",
         "<h4>Provenance</h4>" + page.key_values(facts),
         "<h4>Recipe and hyper-parameters</h4>" + page.key_values(record["config"]["params"]),
         "<h4>Timings</h4>" + page.key_values(timings),

@@ -284,7 +284,7 @@ def _html(grid: _Grid) -> str:
     per column in ``<strong>``, the paper's figure (and our difference) under ours."""
     spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
     head = "".join(f'<th colspan="{width}">{html.escape(p)}</th>' for p, width in spans)
-    bits = "".join(f"<th>{b} bits</th>" for _, b in grid.columns)
+    bits = "".join(f"<th>{html.escape(str(b))} bits</th>" for _, b in grid.columns)
     lines = [
         '<table class="results">',
         f'<thead><tr><th rowspan="2">Method</th>{head}</tr><tr>{bits}</tr></thead>',

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hashbench.checks import is_whole
+from hashbench.constraints import POSITIVE_INTEGER, Name, check
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write
@@ -115,7 +115,9 @@ def load_protocol(name_or_path: str) -> Protocol:
         return parse_protocol(name_or_path, entry.read_bytes(), str(entry))
     path = Path(name_or_path)
     if path.is_file():
-        return parse_protocol(path.stem, path.read_bytes(), str(path))
+        # The name becomes a folder of records, codes and claims: it must stay one folder.
+        name = check(path.stem, Name(), f"protocol file {path}: its name", "rename the file")
+        return parse_protocol(name, path.read_bytes(), str(path))
     if path.suffix == ".toml":
         raise HashbenchError(f"protocol file {path} does not exist")
     raise HashbenchError(
@@ -210,10 +212,12 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             "recipe",
         )
     )
-    topk = top.get("topk", lambda v: is_whole(v) or v == "all", 'a positive integer or "all"')
+    topk = top.get(
+        "topk", lambda v: POSITIVE_INTEGER.fits(v) or v == "all", 'a positive integer or "all"'
+    )
     bits = top.get(
         "bits",
-        lambda v: isinstance(v, list) and v and all(is_whole(b) for b in v),
+        lambda v: isinstance(v, list) and v and all(POSITIVE_INTEGER.fits(b) for b in v),
         "a non-empty list of positive integers",
     )
     splits = top.get("splits", lambda v: isinstance(v, dict), "a table of [splits.<name>] tables")
@@ -264,8 +268,8 @@ def _parse_splits(source: str, splits: dict[str, Any]) -> dict[str, dict[str, An
         amounts = [key for key in ("per_class", "count", "fraction") if key in rule]
         if len(amounts) > 1:
             raise draw.fail(f"[splits.{name}] has {' and '.join(amounts)}; keep at most one")
-        draw.get("per_class", is_whole, "a positive integer", None)
-        draw.get("count", is_whole, "a positive integer", None)
+        draw.get("per_class", POSITIVE_INTEGER.fits, "a positive integer", None)
+        draw.get("count", POSITIVE_INTEGER.fits, "a positive integer", None)
         draw.get(
             "fraction",
             lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1,
