@@ -46,10 +46,11 @@ def command_run(args: argparse.Namespace) -> None:
     from hashbench.experiment.claims import HEARTBEAT_S
     from hashbench.experiment.executors import SlurmOptions, run_grid
     from hashbench.experiment.provenance import command_line
-    from hashbench.experiment.records import iter_records
     from hashbench.experiment.runner import RunPlan
     from hashbench.fileio import atomic_write_text
-    from hashbench.reporting.tables import render, summarise
+    from hashbench.reporting.runs import collect_runs
+    from hashbench.reporting.significance import summarise_runs
+    from hashbench.reporting.tables import render
 
     if args.claim_timeout < 2 * HEARTBEAT_S:
         raise HashbenchError(
@@ -83,9 +84,8 @@ def command_run(args: argparse.Namespace) -> None:
         logs=args.slurm_logs,
     )
     runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
-    recorded = list(iter_records(runner.records_dir)) if runner.records_dir.is_dir() else []
-    if recorded:  # none yet when every run went to SLURM
-        summary = summarise(recorded)
+    if any(runner.records_dir.rglob("*.json")):  # none yet when every run went to SLURM
+        summary = summarise_runs(collect_runs(results))
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
             atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
         print(render(summary, "markdown"), end="")
@@ -153,10 +153,12 @@ def list_method(name: str) -> None:
 
 def command_table(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
-    from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
+    from hashbench.reporting.runs import collect_runs
+    from hashbench.reporting.significance import summarise_runs
+    from hashbench.reporting.tables import TableFilter, compare_with_paper, render
 
     keep = TableFilter(args.methods, args.protocols, args.bits, args.defaults_only)
-    summary = summarise(records_in(args.results), args.metric, keep)
+    summary = summarise_runs(collect_runs(args.results), args.metric, keep)
     if args.compare_paper:
         summary = compare_with_paper(summary)
     text = render(summary, args.format)
