@@ -239,3 +239,10 @@ def command_report(args: argparse.Namespace) -> None:
     output = args.output or args.results / "report.html"
     atomic_write_text(output, page)
     print(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB); open it in a browser")
+
+
+def command_compare(args: argparse.Namespace) -> None:
+    from hashbench.reporting.compare import compare
+
+    text = compare(args.results, args.first, args.second, args.protocol, args.bits, args.metric)
+    print(text, end="")
