@@ -188,17 +188,21 @@ def records_in(results: Path) -> list[dict[str, Any]]:
 
 
 def command_figure(args: argparse.Namespace) -> None:
+    from hashbench.experiment.records import variant
     from hashbench.reporting.figures import make_figure
 
     stem = args.output or args.results / "figures" / args.kind
     records = [
         record
         for record in records_in(args.results)
-        if args.protocols is None or record["protocol"]["name"] in args.protocols
+        if (args.protocols is None or record["protocol"]["name"] in args.protocols)
+        # The regions figure is a sweep of settings: it draws variants by nature.
+        and (args.kind == "regions" or bool(variant(record)) == args.variants)
     ]
     if not records:
         which = f" of protocol {', '.join(args.protocols)}" if args.protocols else ""
-        raise HashbenchError(f"no records{which} to draw in {args.results}")
+        kind = " with settings other than the defaults" if args.variants else ""
+        raise HashbenchError(f"no records{which}{kind} to draw in {args.results}")
     for path in make_figure(args.kind, records, stem, args.bits):
         print(path)
 

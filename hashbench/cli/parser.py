@@ -250,6 +250,12 @@ def add_figure(commands_: argparse._SubParsersAction) -> None:
     )
     figure.add_argument("--protocols", type=name_list, help="only these protocols' records")
     figure.add_argument(
+        "--variants",
+        action="store_true",
+        help="draw the runs with settings other than their method's defaults (sweeps, older "
+        "recipes) instead of the defaults' runs (regions draws both)",
+    )
+    figure.add_argument(
         "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"
     )
     figure.set_defaults(handler=commands.command_figure)
