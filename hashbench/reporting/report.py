@@ -1,7 +1,9 @@
 """``hashbench report``: one self-contained HTML page of a results folder.
 
-Per protocol: the comparison table, the figures, a retrieval gallery drawn from the runs' real
-codes, and every run's recipe, provenance, timings and code diagnostics. The page reads only
+Per protocol: the comparison table with intervals and ties, the variants' table, a sentence on
+which ranks are resolved, the figures (the defaults', then the variants'), a retrieval gallery
+drawn from the runs' real codes, every run's retrieval cost, and every run's recipe,
+provenance, timings and code diagnostics. The page reads only
 records, the codes kept beside them and (for the gallery's images) the data set; a record
 whose codes are missing is still listed, with what is missing and how to get it.
 """
@@ -54,8 +56,8 @@ def build_report(results: Path, options: ReportOptions = ReportOptions()) -> str
         f"<p>{len(runs)} runs from <code>{page.escape(results)}</code>, "
         f"{len(by_protocol)} protocol(s): "
         + ", ".join(f'<a href="#{page.escape(p)}">{page.escape(p)}</a>' for p in by_protocol)
-        + ". Every number comes from a run record; the gallery and the diagnostics from the "
-        "codes kept beside it.</p>",
+        + ". Every number comes from a run record; the intervals, tests, gallery, costs and "
+        "diagnostics from the codes kept beside it.</p>",
     ]
     for protocol, protocol_runs in by_protocol.items():
         body += list(_protocol_section(protocol, protocol_runs, options))

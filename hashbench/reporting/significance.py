@@ -134,17 +134,17 @@ def ranks_resolved(summary: pd.DataFrame, protocol: str) -> str:
             sentences.append(f"At {bits} bits only {leader} ran.")
             continue
         if untested == len(others):
-            sentences.append(f"At {bits} bits {leader} leads; no rank is tested (no codes).")
+            sentences.append(f"At {bits} bits {leader} leads; no rank could be tested.")
             continue
         if tied:
             text = (
                 f"At {bits} bits the first place is not resolved: {leader} leads, but "
                 f"{_listed(tied)} {'does' if len(tied) == 1 else 'do'} not differ from it "
-                f"significantly"
+                f"significantly; {below}"
             )
         else:
-            text = f"At {bits} bits {leader} leads, resolved"
-        text += f"; {below} {'is' if below == 1 else 'are'} significantly below"
+            text = f"At {bits} bits the first place is resolved: {leader} leads, and {below}"
+        text += f" {'is' if below == 1 else 'are'} significantly below"
         if untested:
             text += f", {untested} not tested"
         sentences.append(text + ".")
