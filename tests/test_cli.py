@@ -245,3 +245,19 @@ def test_figures_draw_only_the_protocols_asked_for(
     assert (out / "figures" / "pr.png").stat().st_size > 0
     status, _, err = run_cli(capsys, "figure", "pr", "--results", str(out), "--protocols", "coco")
     assert_one_line_error(status, err, "no records of protocol coco")
+
+
+def test_figures_draw_the_defaults_or_with_variants_the_variants_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    common = ["--methods", "itq", "--bits", "16", "--results", str(out)]
+    assert run_cli(capsys, "run", *common, "--set", "itq.iterations=3")[0] == 0
+    status, _, err = run_cli(capsys, "figure", "pr", "--results", str(out), "--bits", "16")
+    assert_one_line_error(status, err, "no records to draw")  # ITQ's only run is a variant
+    status, stdout, err = run_cli(capsys, "figure", "pr", "--results", str(out), "--bits", "16",
+                                  "--variants")  # fmt: skip
+    assert status == 0, err
+    assert (out / "figures" / "pr.png").stat().st_size > 0
+    assert run_cli(capsys, "run", *common)[0] == 0
+    assert run_cli(capsys, "figure", "pr", "--results", str(out), "--bits", "16")[0] == 0

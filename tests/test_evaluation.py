@@ -180,6 +180,35 @@ def test_random_codes_match_brute_force(bits: int, items: int, k: int) -> None:
     assert evaluate(*problem, topk=k).metrics[f"map@{k}"] == pytest.approx(expected, abs=1e-12)
 
 
+def test_per_query_values_and_radius_counts_match_brute_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queries, database, query_labels, database_labels = clustered_problem(8, 23, 90, 12, 0.2)
+    # Chunks of 7, 7, 7 and 2 queries: the per-query arrays come back in query order.
+    monkeypatch.setattr(evaluation, "_CPU_CHUNK_ELEMENTS", 7 * 90)
+    monkeypatch.setattr(evaluation, "_CPU_MIN_ROWS", 1)
+    result = evaluate(queries, database, query_labels, database_labels, topk=30, precision_at=(5,))
+    one = [
+        (queries[i : i + 1], database, query_labels[i : i + 1], database_labels)
+        for i in range(len(queries))
+    ]
+    assert result.per_query["map@30"] == pytest.approx([brute_map(*q, 30) for q in one], abs=1e-12)
+    assert result.per_query["precision@5"] == pytest.approx(
+        [brute_precision_at(*q, 5) for q in one]
+    )
+    for name, values in result.per_query.items():
+        assert values.shape == (23,) and values.mean() == pytest.approx(result.metrics[name])
+        # Each query's value is what evaluating it alone gives (its ties are too large to
+        # enumerate every order for the tie-aware brute force).
+        alone = [evaluate(*q, topk=30, precision_at=(5,)).metrics[name] for q in one]
+        assert values == pytest.approx(alone, abs=1e-12)
+    expected = [
+        [brute_radius_counts(q, label, database, database_labels, r)[0] for r in range(3)]
+        for q, label in zip(queries, query_labels, strict=True)
+    ]
+    assert result.within_radius.tolist() == expected
+
+
 def test_all_ties_rank_by_database_index() -> None:
     queries = np.ones((3, 16), np.uint8)
     database = np.ones((40, 16), np.uint8)

@@ -182,8 +182,15 @@ def test_the_page_has_the_tables_figures_gallery_and_every_run(
     parsed = PageParser()
     parsed.feed(output.read_text(encoding="utf-8"))
 
-    assert "results" in parsed.tables and "runs" in parsed.tables
-    assert parsed.figures == 2  # convergence and precision-recall; no DMRH, no regions figure
+    assert parsed.tables.count("results") == 2  # the defaults (LSH, ITQ), the variant (DPSH)
+    assert "runs" in parsed.tables and parsed.tables.count("runs costs") == 1  # one machine
+    # Defaults: precision-recall (no history to converge); the variant: convergence and
+    # precision-recall; no DMRH, no regions figure.
+    assert parsed.figures == 3
+    text = output.read_text(encoding="utf-8")
+    # Intervals under each of the three cells and each run's mAP; the ranks' sentence; costs.
+    assert text.count('<span class="ci">') == 6
+    assert "At 16 bits " in text and "faiss µs/query" in text and "Encoded on " in text
     assert all(s.startswith("data:image/png;base64,") for s in parsed.sources)  # all offline
     assert len(parsed.hits) == 3 * 3 * GALLERY_DEPTH  # queries x methods x top 10
     for kind, text in zip(parsed.hits, parsed.hit_text, strict=True):

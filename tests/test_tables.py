@@ -72,8 +72,13 @@ def test_csv_is_tidy_and_reloads() -> None:
         "mean",
         "std",
         "seeds",
+        "best",
     ]
     assert len(frame) == 4
+    assert frame.loc[frame["best"], ["method", "bits"]].values.tolist() == [
+        ["lsh", 48],
+        ["itq", 24],
+    ]
 
 
 def test_markdown_bolds_the_best_per_column_and_shows_deviation() -> None:
@@ -92,9 +97,37 @@ def test_latex_rows_have_one_cell_per_column() -> None:
     assert "MY\\_METHOD" in text and "\\textbf{0.4000}" in text
 
 
+def marked(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` as the paired tests leave it: LSH at 24 bits tied with ITQ, MY_METHOD at 48
+    bits not tested against LSH (the bests are never tested)."""
+    summary = summary.assign(ci_low=summary["mean"] - 0.01, ci_high=summary["mean"] + 0.01)
+    tied = {("lsh", 24): True}
+    keys = zip(summary["method"], summary["bits"], strict=True)
+    summary["tied"] = [tied.get(key) for key in keys]
+    return summary
+
+
+def test_marks_and_their_note_in_every_format() -> None:
+    summary = marked(summarise(RECORDS))
+    markdown = render(summary, "markdown").splitlines()
+    assert markdown[2:5] == [
+        "| LSH | 0.2100 ± 0.0141† | **0.4000** |",
+        "| ITQ | **0.3200 ± 0.0283** | – |",
+        "| MY_METHOD | – | 0.1000? |",
+    ]
+    assert markdown[6].startswith("**Bold**: the best of its column. †: not significantly")
+    latex = render(summary, "latex")
+    assert "0.2100 $\\pm$ 0.0141$^\\dagger$" in latex and "0.1000$^?$" in latex
+    assert "\\bottomrule\n\\multicolumn{3}{p{0.9\\linewidth}}{\\footnotesize Bold" in latex
+    html = render(summary, "html")
+    assert '0.2100 ± 0.0141†<br><span class="ci">0.2000–0.2200</span>' in html
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_latex_compiles_in_a_booktabs_document(tmp_path: Path) -> None:
-    table = render(summarise(RECORDS), "latex")
+@pytest.mark.parametrize("with_marks", [False, True])
+def test_latex_compiles_in_a_booktabs_document(tmp_path: Path, with_marks: bool) -> None:
+    summary = summarise(RECORDS)
+    table = render(marked(summary) if with_marks else summary, "latex")
     document = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
     (tmp_path / "table.tex").write_text(document + table + "\\end{document}\n")
     result = subprocess.run(
@@ -104,13 +137,23 @@ def test_latex_compiles_in_a_booktabs_document(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:]
 
 
-def test_a_variant_is_its_own_row_and_can_be_left_out() -> None:
-    records = [*RECORDS, record("itq", 24, 0, 0.99, n_iter=3)]
-    lines = render(summarise(records), "markdown").splitlines()
-    assert "| ITQ (n_iter=3) | **0.9900** | – |" in lines
-    assert "| ITQ | 0.3200 ± 0.0283 | – |" in lines
+def test_variants_are_a_table_of_their_own_and_can_be_left_out() -> None:
+    records = [*RECORDS, record("itq", 24, 0, 0.99, n_iter=3), record("lsh", 24, 0, 0.5, w=2)]
+    main, variants = render(summarise(records), "markdown").split("Variants:")
+    # The defaults keep their best: a variant's higher number neither joins nor outranks it.
+    assert "| ITQ | **0.3200 ± 0.0283** | – |" in main.splitlines()
+    assert "n_iter" not in main and "| ITQ |" not in variants
+    assert variants.splitlines()[2:] == [
+        "| Method | cifar10-dmrh 24 bits |",
+        "|:--|--:|",
+        "| LSH (w=2) | 0.5000 |",
+        "| ITQ (n_iter=3) | **0.9900** |",
+    ]
     defaults = summarise(records, keep=TableFilter(defaults_only=True))
     assert set(defaults["variant"]) == {""}
+    assert "Variants:" not in render(defaults, "markdown")
+    latex = render(summarise(records), "latex")
+    assert latex.count("\\begin{tabular}") == 2 and "% Variants:" in latex
 
 
 def test_filters_choose_rows_and_columns() -> None:

@@ -46,10 +46,11 @@ def command_run(args: argparse.Namespace) -> None:
     from hashbench.experiment.claims import HEARTBEAT_S
     from hashbench.experiment.executors import SlurmOptions, run_grid
     from hashbench.experiment.provenance import command_line
-    from hashbench.experiment.records import iter_records
     from hashbench.experiment.runner import RunPlan
     from hashbench.fileio import atomic_write_text
-    from hashbench.reporting.tables import render, summarise
+    from hashbench.reporting.runs import collect_runs
+    from hashbench.reporting.significance import summarise_runs
+    from hashbench.reporting.tables import render
 
     if args.claim_timeout < 2 * HEARTBEAT_S:
         raise HashbenchError(
@@ -83,9 +84,8 @@ def command_run(args: argparse.Namespace) -> None:
         logs=args.slurm_logs,
     )
     runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
-    recorded = list(iter_records(runner.records_dir)) if runner.records_dir.is_dir() else []
-    if recorded:  # none yet when every run went to SLURM
-        summary = summarise(recorded)
+    if any(runner.records_dir.rglob("*.json")):  # none yet when every run went to SLURM
+        summary = summarise_runs(collect_runs(results))
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
             atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
         print(render(summary, "markdown"), end="")
@@ -160,10 +160,12 @@ def list_method(name: str) -> None:
 
 def command_table(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
-    from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
+    from hashbench.reporting.runs import collect_runs
+    from hashbench.reporting.significance import summarise_runs
+    from hashbench.reporting.tables import TableFilter, compare_with_paper, render
 
     keep = TableFilter(args.methods, args.protocols, args.bits, args.defaults_only)
-    summary = summarise(records_in(args.results), args.metric, keep)
+    summary = summarise_runs(collect_runs(args.results), args.metric, keep)
     if args.compare_paper:
         summary = compare_with_paper(summary)
     text = render(summary, args.format)
@@ -193,17 +195,21 @@ def records_in(results: Path) -> list[dict[str, Any]]:
 
 
 def command_figure(args: argparse.Namespace) -> None:
+    from hashbench.experiment.records import variant
     from hashbench.reporting.figures import make_figure
 
     stem = args.output or args.results / "figures" / args.kind
     records = [
         record
         for record in records_in(args.results)
-        if args.protocols is None or record["protocol"]["name"] in args.protocols
+        if (args.protocols is None or record["protocol"]["name"] in args.protocols)
+        # The regions figure is a sweep of settings: it draws variants by nature.
+        and (args.kind == "regions" or bool(variant(record)) == args.variants)
     ]
     if not records:
         which = f" of protocol {', '.join(args.protocols)}" if args.protocols else ""
-        raise HashbenchError(f"no records{which} to draw in {args.results}")
+        kind = " with settings other than the defaults" if args.variants else ""
+        raise HashbenchError(f"no records{which}{kind} to draw in {args.results}")
     for path in make_figure(args.kind, records, stem, args.bits):
         print(path)
 
@@ -244,3 +250,10 @@ def command_report(args: argparse.Namespace) -> None:
     output = args.output or args.results / "report.html"
     atomic_write_text(output, page)
     print(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB); open it in a browser")
+
+
+def command_compare(args: argparse.Namespace) -> None:
+    from hashbench.reporting.compare import compare
+
+    text = compare(args.results, args.first, args.second, args.protocol, args.bits, args.metric)
+    print(text, end="")

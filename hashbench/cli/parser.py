@@ -37,6 +37,7 @@ def build_parser() -> Parser:
     add_status(commands_)
     add_list(commands_)
     add_table(commands_)
+    add_compare(commands_)
     add_reproduce(commands_)
     add_figure(commands_)
     add_evaluate(commands_)
@@ -211,6 +212,30 @@ def add_table(commands_: argparse._SubParsersAction) -> None:
     table.set_defaults(handler=commands.command_table)
 
 
+def add_compare(commands_: argparse._SubParsersAction) -> None:
+    compare = commands_.add_parser(
+        "compare",
+        help="is a difference real? two runs, or two methods, paired over the same queries",
+        description="A and B are two runs (record files, or run names such as "
+        "dpsh-48bits-seed0-cf397896d098) or two methods (with --bits, and --protocol where "
+        "they ran on several; their runs at the defaults, every seed). Prints the paired mean "
+        "difference over the queries both searched, its bootstrap interval, the sign-flip "
+        "test's p-value, and where there are several seeds how they spread.",
+    )
+    compare.add_argument("first", metavar="A", help="a record file, a run name or a method")
+    compare.add_argument("second", metavar="B", help="the same kind as A")
+    add_results(compare)
+    compare.add_argument("--protocol", help="the protocol, when comparing two methods")
+    compare.add_argument("--bits", type=int, help="the code length, when comparing two methods")
+    compare.add_argument(
+        "--metric",
+        default="map",
+        help="map (the protocol's mAP@K, default), map_tie or a metric key such as "
+        "precision@r2: any metric the evaluator scores per query",
+    )
+    compare.set_defaults(handler=commands.command_compare)
+
+
 def add_reproduce(commands_: argparse._SubParsersAction) -> None:
     reproduce = commands_.add_parser(
         "reproduce",
@@ -241,6 +266,12 @@ def add_figure(commands_: argparse._SubParsersAction) -> None:
         "--bits", type=int, help="the code length to draw (default: every one; pr: 64)"
     )
     figure.add_argument("--protocols", type=name_list, help="only these protocols' records")
+    figure.add_argument(
+        "--variants",
+        action="store_true",
+        help="draw the runs with settings other than their method's defaults (sweeps, older "
+        "recipes) instead of the defaults' runs (regions draws both)",
+    )
     figure.add_argument(
         "--output", type=Path, help="file stem to write (default: <results>/figures/<kind>)"
     )

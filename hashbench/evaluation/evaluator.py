@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -48,10 +48,22 @@ _RADIUS = 2
 class Evaluation:
     """Means over queries. ``metrics`` keys: ``map@K``/``map@all``, ``map_tie@K``,
     ``precision@r2``, ``precision@N``; ``curves``: ``pr_radius``, ``pr_precision``,
-    ``pr_recall``, one entry per Hamming radius 0..bits."""
+    ``pr_recall``, one entry per Hamming radius 0..bits.
+
+    ``per_query`` holds each metric's value for every query, in query order (confidence
+    intervals and paired tests resample them); ``within_radius`` the number of database items
+    within Hamming distance 0, 1 and 2 of each query (what a hash-table lookup visits).
+    Arrays do not compare with ``==``, so equality looks at the means alone.
+    """
 
     metrics: dict[str, float]
     curves: dict[str, list[float]]
+    per_query: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    within_radius: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, _RADIUS + 1), dtype=np.int64),
+        compare=False,
+        repr=False,
+    )
 
 
 def evaluate(
@@ -89,21 +101,28 @@ def evaluate(
             "precision@r2": per_query.precision_within_radius(all_counts, relevant_counts, _RADIUS),
             "pr_precision": precision,
             "pr_recall": recall,
+            "within_radius": np.cumsum(all_counts[:, : _RADIUS + 1], axis=1),
         }
         for n in depths:
             values[f"precision@{n}"] = per_query.precision_at(top, n)
         return values
 
-    means = search.mean(per_chunk)
+    values = search.per_query(per_chunk)
     curves = {
         "pr_radius": [float(r) for r in range(bits + 1)],
-        "pr_precision": means.pop("pr_precision").tolist(),
-        "pr_recall": means.pop("pr_recall").tolist(),
+        "pr_precision": values.pop("pr_precision").mean(axis=0).tolist(),
+        "pr_recall": values.pop("pr_recall").mean(axis=0).tolist(),
     }
+    within_radius = values.pop("within_radius")
     suffix = "all" if topk is None else str(topk)
     names = {"map": f"map@{suffix}", "map_tie": f"map_tie@{suffix}"}
-    metrics = {names.get(name, name): float(value) for name, value in means.items()}
-    return Evaluation(metrics=metrics, curves=curves)
+    values = {names.get(name, name): value for name, value in values.items()}
+    return Evaluation(
+        metrics={name: float(value.mean()) for name, value in values.items()},
+        curves=curves,
+        per_query=values,
+        within_radius=within_radius,
+    )
 
 
 def mean_average_precision(
@@ -124,7 +143,7 @@ def mean_average_precision(
         top = search.relevance.at(start, stop, ranking.top_columns(distances, bias, bits, k))
         return {"map": per_query.average_precision(top, k)}
 
-    return float(search.mean(per_chunk)["map"])
+    return float(search.per_query(per_chunk)["map"].mean())
 
 
 def _resolve_device(device: str | None) -> torch.device:
@@ -193,14 +212,11 @@ class _Search:
         """K clipped to the database: None or anything larger means all of it."""
         return self.size if topk is None else min(check(topk, POSITIVE_INTEGER, "topk"), self.size)
 
-    def mean(self, per_chunk: PerChunk) -> dict[str, np.ndarray]:
-        """Means over all queries of the per-query arrays ``per_chunk`` returns."""
-        totals: dict[str, np.ndarray] = {}
-        for values in self._chunks(per_chunk):
-            for name, value in values.items():
-                total = value.sum(axis=0)
-                totals[name] = totals[name] + total if name in totals else total
-        return {name: total / self.query_count for name, total in totals.items()}
+    def per_query(self, per_chunk: PerChunk) -> dict[str, np.ndarray]:
+        """The per-query arrays ``per_chunk`` returns, for all queries in query order; a mean
+        over them does not depend on how the queries were chunked."""
+        chunks = list(self._chunks(per_chunk))
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
     def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
         if self.device.type == "cuda":

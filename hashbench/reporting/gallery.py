@@ -2,7 +2,7 @@
 
 Every method of a protocol and seed shares its queries (the split is seeded), so the sample is
 drawn once, by data set position, and each method's ranking is shown for the same images. The
-ranking is by Hamming distance with ties in database order (a stable sort), the same order
+ranking is the evaluator's, by Hamming distance with ties in database order, the same order
 for every method and every run; relevance is the protocol's (a shared label).
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from hashbench.evaluation.codes_file import CodesBundle
-from hashbench.evaluation.hamming import HammingDistances
 from hashbench.evaluation.relevance import Relevance
+from hashbench.evaluation.search import hashbench_search
 
 CPU = torch.device("cpu")
 
@@ -44,9 +44,7 @@ def rank(bundle: CodesBundle, query_rows: np.ndarray, k: int) -> list[Ranking]:
 
     ``bundle`` must carry the data set positions of its queries and database items."""
     query_rows = np.asarray(query_rows, dtype=np.int64)
-    distances = HammingDistances(bundle.query_codes[query_rows], bundle.database_codes, CPU)
-    hamming = (distances(0, len(query_rows)).to(torch.int64) - distances.bias).numpy()
-    top = np.argsort(hamming, axis=1, kind="stable")[:, :k]
+    distances, top = hashbench_search(bundle.query_codes[query_rows], bundle.database_codes, k)
     relevance = Relevance(bundle.query_labels[query_rows], bundle.database_labels, CPU)
     relevant = relevance.at(0, len(query_rows), top).numpy()
     return [
@@ -54,7 +52,7 @@ def rank(bundle: CodesBundle, query_rows: np.ndarray, k: int) -> list[Ranking]:
             query_position=int(bundle.query_indices[row]),
             rows=top[i],
             positions=bundle.database_indices[top[i]],
-            distances=np.take_along_axis(hamming[i], top[i], 0),
+            distances=distances[i],
             relevant=relevant[i],
         )
         for i, row in enumerate(query_rows)

@@ -32,6 +32,8 @@ th, td { border: 1px solid #d8d8e0; padding: .25em .5em; text-align: right; }
 th[scope=row], table.runs td:first-child { text-align: left; }
 thead th { background: #eef0f6; text-align: center; }
 table.results strong { color: #0a5; } .paper { color: #777; font-size: .85em; }
+.ci { color: #555; font-size: .8em; } .table-note, .table-title { max-width: 60em; }
+.table-note { color: #555; font-size: .9em; }
 .note { background: #fff7e0; border-left: 4px solid #e8a400; padding: .4em .8em; }
 figure { display: inline-block; margin: .5em 1em .5em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }

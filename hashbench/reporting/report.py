@@ -1,7 +1,9 @@
 """``hashbench report``: one self-contained HTML page of a results folder.
 
-Per protocol: the comparison table, the figures, a retrieval gallery drawn from the runs' real
-codes, and every run's recipe, provenance, timings and code diagnostics. The page reads only
+Per protocol: the comparison table with intervals and ties, the variants' table, a sentence on
+which ranks are resolved, the figures (the defaults', then the variants'), a retrieval gallery
+drawn from the runs' real codes, every run's retrieval cost, and every run's recipe,
+provenance, timings and code diagnostics. The page reads only
 records, the codes kept beside them and (for the gallery's images) the data set; a record
 whose codes are missing is still listed, with what is missing and how to get it.
 """
@@ -18,20 +20,17 @@ import numpy as np
 
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
-from hashbench.evaluation.codes_file import CodesBundle, load_codes
-from hashbench.experiment.records import codes_path, iter_record_files, variant
+from hashbench.evaluation.codes_file import CodesBundle
+from hashbench.evaluation.inference import ALPHA, LEVEL, RESAMPLES, bootstrap_interval
+from hashbench.evaluation.search import BATCH, K, machine
+from hashbench.experiment.records import variant
 from hashbench.reporting import figures, page
+from hashbench.reporting.cost import RetrievalCost, retrieval_cost
 from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose
 from hashbench.reporting.gallery import Ranking, query_rows_of, rank, sample_queries
-from hashbench.reporting.tables import (
-    compare_with_paper,
-    method_label,
-    method_rank,
-    metric_key,
-    protocol_rank,
-    render,
-    summarise,
-)
+from hashbench.reporting.runs import Run, collect_runs
+from hashbench.reporting.significance import per_query, ranks_resolved, summarise_runs
+from hashbench.reporting.tables import compare_with_paper, method_rank, protocol_rank, render
 
 GALLERY_QUERIES = 5
 GALLERY_DEPTH = 10
@@ -47,60 +46,6 @@ class ReportOptions:
     data_root: Sequence[Path] | None = None
 
 
-@dataclass(frozen=True)
-class Run:
-    """A record, its codes if they could be read, and otherwise why not."""
-
-    path: Path
-    record: dict[str, Any]
-    codes: CodesBundle | None
-    missing: str | None
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @property
-    def protocol(self) -> str:
-        return self.record["protocol"]["name"]
-
-    @property
-    def label(self) -> str:
-        return method_label(self.record["method"], variant(self.record))
-
-    @property
-    def map(self) -> float:
-        return self.record["metrics"][metric_key(self.record, "map")]
-
-
-def collect_runs(results: Path) -> list[Run]:
-    records_dir = results / "records"
-    if not records_dir.is_dir():
-        raise HashbenchError(
-            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
-        )
-    runs = []
-    for path, record in iter_record_files(records_dir):
-        codes_file = codes_path(results, record["protocol"]["name"], path.stem)
-        codes, missing = None, None
-        if not codes_file.is_file():
-            missing = (
-                f"no codes at {codes_file}: this run predates kept codes; "
-                f"re-run it with --force to keep them"
-            )
-        else:
-            try:
-                codes = load_codes(codes_file)
-            except HashbenchError as error:
-                missing = f"{error}; re-run it with --force to write them again"
-        runs.append(Run(path, record, codes, missing))
-    if not runs:
-        raise HashbenchError(
-            f"no records in {records_dir}; run `hashbench run --results {results}` first"
-        )
-    return runs
-
-
 def build_report(results: Path, options: ReportOptions = ReportOptions()) -> str:
     runs = collect_runs(results)
     by_protocol: dict[str, list[Run]] = {}
@@ -111,8 +56,8 @@ def build_report(results: Path, options: ReportOptions = ReportOptions()) -> str
         f"<p>{len(runs)} runs from <code>{page.escape(results)}</code>, "
         f"{len(by_protocol)} protocol(s): "
         + ", ".join(f'<a href="#{page.escape(p)}">{page.escape(p)}</a>' for p in by_protocol)
-        + ". Every number comes from a run record; the gallery and the diagnostics from the "
-        "codes kept beside it.</p>",
+        + ". Every number comes from a run record; the intervals, tests, gallery, costs and "
+        "diagnostics from the codes kept beside it.</p>",
     ]
     for protocol, protocol_runs in by_protocol.items():
         body += list(_protocol_section(protocol, protocol_runs, options))
@@ -131,15 +76,23 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
         f"{page.escape(sizes)}; mAP@{page.escape('all' if topk is None else topk)}, relevance "
         f"{page.escape(first['protocol']['relevance'])}.</p>"
     )
-    summary = summarise(records)
+    summary = summarise_runs(runs)
     if options.compare_paper:
         summary = compare_with_paper(summary)
     yield "<h3>Comparison</h3>" + render(summary, "html")
+    yield f"<p>{page.escape(ranks_resolved(summary, protocol))}</p>"
     bits = options.bits or _usual_bits(runs)
+    defaults = [record for record in records if not variant(record)]
+    variants = [record for record in records if variant(record)]
     yield f"<h3>Figures ({page.escape(bits)} bits where a figure has one code length)</h3>"
-    yield from _figures(records, bits)
+    yield from _figures({"convergence": defaults, "pr": defaults}, bits)
+    if variants:
+        yield "<h3>Figures of the variants and sweeps</h3>"
+        yield from _figures({"regions": records, "convergence": variants, "pr": variants}, bits)
     yield f"<h3>Retrieval gallery ({page.escape(bits)} bits)</h3>"
     yield from _gallery(runs, bits, options)
+    yield "<h3>Retrieval cost</h3>"
+    yield from _costs(runs)
     yield "<h3>Runs</h3>"
     yield from _runs(runs)
 
@@ -151,18 +104,26 @@ def _usual_bits(runs: list[Run]) -> int:
     return max(counted, key=lambda b: (counted[b], b))
 
 
-def _figures(records: list[dict[str, Any]], bits: int) -> Iterator[str]:
+def _figures(records_by_kind: dict[str, list[dict[str, Any]]], bits: int) -> Iterator[str]:
+    """Each figure of ``records_by_kind`` drawn from its records, or a note saying why not."""
+    titles = {
+        "regions": "mAP against the number of regions N",
+        "convergence": "convergence",
+        "pr": "precision-recall and precision@N",
+    }
     drawers = {
-        "mAP against the number of regions N": lambda: figures.regions_figure(records, bits),
-        "convergence": lambda: figures.convergence_figure(records, bits),
-        "precision-recall and precision@N": lambda: figures.pr_figure(records, bits),
+        "regions": figures.regions_figure,
+        "convergence": figures.convergence_figure,
+        "pr": figures.pr_figure,
     }
     missing = []
-    for title, draw in drawers.items():
+    for kind, records in records_by_kind.items():
         try:
-            yield page.figure_img(draw(), title)
+            if not records:
+                raise HashbenchError("no runs")
+            yield page.figure_img(drawers[kind](records, bits), titles[kind])
         except HashbenchError as error:
-            missing.append(f"{title}: {error}")
+            missing.append(f"{titles[kind]}: {error}")
     if missing:
         yield '<p class="note">Not drawn — ' + "; ".join(map(page.escape, missing)) + ".</p>"
 
@@ -280,16 +241,65 @@ def _label_text(dataset: Dataset | None, position: int) -> str:
     return dataset.class_names[int(label)]
 
 
-def _runs(runs: list[Run]) -> Iterator[str]:
-    ordered = sorted(
+def _in_table_order(runs: list[Run]) -> list[Run]:
+    return sorted(
         runs,
         key=lambda r: (
             method_rank(r.record["method"]),
             r.label,
             r.record["bits"],
             r.record["seed"],
-        ),  # fmt: skip
+        ),
     )
+
+
+def _costs(runs: list[Run]) -> Iterator[str]:
+    """Every run with codes, a table per machine its codes were made on: encoding, storage,
+    search latency (measured here, one machine for all) and hash-table bucket sizes."""
+    costs: dict[str, list[tuple[Run, RetrievalCost]]] = {}
+    for run in _in_table_order(runs):
+        if (cost := retrieval_cost(run)) is not None:
+            costs.setdefault(cost.encoded_on, []).append((run, cost))
+    if not costs:
+        yield '<p class="note">No run has codes: each entry under Runs says what is missing.</p>'
+        return
+    yield (
+        f"<p>Search: the exhaustive top {K} of each run's database for its first {BATCH} "
+        f"queries, on one thread, measured while this page was written on "
+        f"<b>{page.escape(machine())}</b>: faiss's binary flat index beside hashbench's own "
+        "ranking (the evaluator's). Encoding: the items (queries and database) each run "
+        "encoded per second, on the machine its record names (deep methods: the network's "
+        "forward passes, twice per image with test-time flips; classic methods: from "
+        "extracted features); runs encoded on different machines are in different tables. "
+        "Items within r: the mean over queries of the database items within Hamming distance "
+        "r, what a hash-table lookup of radius r returns.</p>"
+    )
+    header = [
+        *("run", "bits", "seed", "mAP", "encoded per s", "on", "bytes per item"),
+        *("faiss µs/query", "hashbench µs/query", "items within 0", "within 1", "within 2"),
+    ]
+    for encoded_on, group in costs.items():
+        rows = [
+            [
+                f'<a href="#{page.escape(run.name)}">{page.escape(run.label)}</a>',
+                str(run.record["bits"]),
+                str(run.record["seed"]),
+                f"{run.map:.4f}",
+                "–" if cost.encode_per_s is None else f"{cost.encode_per_s:,.0f}",
+                page.escape(cost.precision or "–"),
+                f"{cost.bytes_per_item}",
+                f"{cost.latency.faiss_us:,.1f}",
+                f"{cost.latency.hashbench_us:,.1f}",
+                *(f"{items:,.1f}" for items in cost.within_radius),
+            ]
+            for run, cost in group
+        ]
+        yield f"<h4>Encoded on {page.escape(encoded_on)}</h4>"
+        yield page.table(header, rows, css="runs costs")
+
+
+def _runs(runs: list[Run]) -> Iterator[str]:
+    ordered = _in_table_order(runs)
     diagnostics = {r.name: diagnose(r.codes.database_codes) for r in ordered if r.codes}
     rows = []
     for run in ordered:
@@ -300,7 +310,7 @@ def _runs(runs: list[Run]) -> Iterator[str]:
                 f'<a href="#{page.escape(run.name)}">{page.escape(run.label)}</a>',
                 page.escape(run.record["bits"]),
                 page.escape(run.record["seed"]),
-                f"{run.map:.4f}",
+                f"{run.map:.4f}" + _interval_html(run),
                 "–" if wall is None else _duration(wall),
                 *(
                     _diagnostic_cells(found)
@@ -326,6 +336,15 @@ def _runs(runs: list[Run]) -> Iterator[str]:
     )
     for run in ordered:
         yield _run_details(run, diagnostics.get(run.name))
+
+
+def _interval_html(run: Run) -> str:
+    """The run's bootstrap interval under its mAP, where it has per-query scores."""
+    values = per_query(run, "map")
+    if values is None:
+        return ""
+    interval = bootstrap_interval([values])
+    return f'<br><span class="ci">{interval.low:.4f}–{interval.high:.4f}</span>'
 
 
 def _duration(seconds: float) -> str:
@@ -397,7 +416,17 @@ def _reading_notes() -> str:
         "<h2>Reading this page</h2><ul>"
         "<li>mAP is the protocol's mAP@K (K = all: the whole database is ranked), ranking by "
         "Hamming distance with ties in database order; the best per column is bold; mean ± "
-        "standard deviation where a cell has several seeds.</li>"
+        "standard deviation where a cell has several seeds. Under each cell, its "
+        f"{LEVEL:.0%} bootstrap interval: {RESAMPLES:,} resamples of the queries (seeded; "
+        "each seed's queries resampled on their own), recomputed from the codes kept beside "
+        "the records: it measures the queries' sampling only, where ± measures the seeds' "
+        "(training and split together). † marks a method that the paired sign-flip test "
+        "over the queries both runs searched cannot tell from its column's best (Holm-"
+        "corrected across the column, "
+        f"α = {ALPHA}), ? one it could not test. Each seed draws its own queries, so only "
+        "runs of one seed are paired, pooled over the seeds both cells have. Variants (runs "
+        "with settings other than today's defaults) are a table and figures of their own."
+        "</li>"
         "<li>Ones per bit: 0.5 is a balanced bit, 0 or 1 a constant (wasted) one. Mean |corr|: "
         "the mean absolute correlation between pairs of bits (0: independent). Distinct codes "
         "and the largest bucket: how far the codes spread the database, and the most items "

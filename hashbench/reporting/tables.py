@@ -2,10 +2,13 @@
 
 Methods are rows in the DMRH paper's order (others follow alphabetically); protocol x bits are
 columns, the paper's data sets first; each cell is the mean over seeds with the standard
-deviation when there are several; the best per column is bold. A method run with
-hyper-parameters other than its defaults (say DMRH with another number of regions) is its own
-row, labelled with them, so a sweep never blends into the method's main number. The CSV is
-long (one row per method, variant, protocol and bits) so it loads straight into pandas.
+deviation when there are several; the best per column is bold. The main table holds each
+method's runs at its defaults; a run with other hyper-parameters (say DMRH with another number
+of regions, or a recipe since superseded) is a row of its own, labelled with them, in a second
+table of variants below, so neither a sweep nor an old recipe blends into or crowds the main
+comparison. Where :mod:`~hashbench.reporting.significance` has marked the methods the paired
+test cannot tell from the best, they carry a dagger and a note says how they were tested. The
+CSV is long (one row per method, variant, protocol and bits) so it loads straight into pandas.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from hashbench.errors import HashbenchError
+from hashbench.evaluation.inference import ALPHA
 from hashbench.experiment.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
@@ -89,6 +93,16 @@ def variant_label(variant: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(variant.items()))
 
 
+def cell_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
+    """The table cell a record counts in: (method, variant label, protocol, bits)."""
+    return (
+        record["method"],
+        variant_label(variant(record)),
+        record["protocol"]["name"],
+        record["bits"],
+    )
+
+
 def _keep(record: dict[str, Any], keep: TableFilter) -> bool:
     return (
         (keep.methods is None or record["method"] in keep.methods)
@@ -101,19 +115,21 @@ def _keep(record: dict[str, Any], keep: TableFilter) -> bool:
 def summarise(
     records: Iterable[dict[str, Any]], metric: str = "map", keep: TableFilter = TableFilter()
 ) -> pd.DataFrame:
-    """Mean, sample standard deviation and seed count per (method, variant, protocol, bits)."""
+    """Mean, sample standard deviation and seed count per (method, variant, protocol, bits), and
+    whether the cell is the best of its column (in its table: defaults or variants)."""
     rows = []
     for record in records:
         if not _keep(record, keep):
             continue
         key, value = metric_value(record, metric)
+        method, variant_text, protocol, bits = cell_key(record)
         rows.append(
             {
-                "method": record["method"],
-                "variant": variant_label(variant(record)),
+                "method": method,
+                "variant": variant_text,
                 "dataset": record["dataset"]["name"],
-                "protocol": record["protocol"]["name"],
-                "bits": record["bits"],
+                "protocol": protocol,
+                "bits": bits,
                 "metric": key,
                 "value": value,
             }
@@ -130,7 +146,12 @@ def summarise(
     summary["protocol_order"] = summary["protocol"].map(protocol_rank)
     order = ["method_order", "method", "variant", "protocol_order", "protocol", "bits"]
     summary = summary.sort_values(order).drop(columns=["method_order", "protocol_order"])
-    return summary.reset_index(drop=True)
+    summary = summary.reset_index(drop=True)
+    # The best of a column, as shown (rounded): ties in the shown digits are all best.
+    shown = summary["mean"].round(DECIMALS)
+    columns = [summary["variant"] == "", summary["protocol"], summary["bits"]]
+    summary["best"] = shown == shown.groupby(columns).transform("max")
+    return summary
 
 
 def method_rank(name: str) -> int:
@@ -161,20 +182,45 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
     return merged.drop(columns="paper_dataset")
 
 
+#: Marks of a cell the paired test could not tell from its column's best, and of one it could
+#: not test (a run without codes, or no seed in common with the best).
+TIED, UNTESTED = "†", "?"
+#: What a reader needs to read the marks; filled in with the test's level.
+MARKS_NOTE = (
+    "Bold: the best of its column. {tied}: not significantly different from it (paired "
+    "sign-flip test over the queries both searched, Holm-corrected across the column, "
+    "α = {alpha}); unmarked: significantly below it; {untested}: not tested (a run without "
+    "codes, or no seed in common with the best)."
+)
+VARIANTS_TITLE = (
+    "Variants: runs with settings other than their method's defaults as they are now (sweeps, "
+    "superseded recipes), not comparable with the table above."
+)
+
+
 def render(summary: pd.DataFrame, fmt: str) -> str:
+    """The defaults' table, then the variants' (if any), each with its own best and marks."""
     if fmt == "csv":
         return summary.to_csv(index=False, float_format=f"%.{DECIMALS + 2}f")
-    if fmt == "markdown":
-        return _markdown(_Grid(summary))
-    if fmt == "latex":
-        return _latex(_Grid(summary))
-    if fmt == "html":
-        return _html(_Grid(summary))
-    raise HashbenchError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    writers = {"markdown": _markdown, "latex": _latex, "html": _html}
+    if fmt not in writers:
+        raise HashbenchError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    defaults = summary[summary["variant"] == ""]
+    variants = summary[summary["variant"] != ""]
+    parts = [writers[fmt](_Grid(defaults))] if len(defaults) else []
+    if len(variants):
+        title = {
+            "markdown": f"{VARIANTS_TITLE}\n\n",
+            "latex": f"% {VARIANTS_TITLE}\n",
+            "html": f'<p class="table-title">{html.escape(VARIANTS_TITLE)}</p>\n',
+        }[fmt]
+        parts.append(title + writers[fmt](_Grid(variants)))
+    return "\n".join(parts)
 
 
 class _Grid:
-    """Rows (method, variant), columns (protocol, bits), the cells and the best per column."""
+    """Rows (method, variant), columns (protocol, bits), the cells, the best per column and,
+    where the summary carries them, the paired tests' marks and the intervals."""
 
     def __init__(self, summary: pd.DataFrame) -> None:
         self.rows = list(dict.fromkeys(zip(summary["method"], summary["variant"], strict=True)))
@@ -192,15 +238,9 @@ class _Grid:
             ((row.method, row.variant), (row.protocol, int(row.bits))): row
             for row in summary.itertuples()
         }
-        self.best: set = set()
-        for column in self.columns:
-            values = {
-                r: round(self.cells[r, column].mean, DECIMALS)
-                for r in self.rows
-                if (r, column) in self.cells
-            }
-            top = max(values.values())
-            self.best |= {(r, column) for r, v in values.items() if v == top}
+        self.best = {key for key, row in self.cells.items() if row.best}
+        #: Whether the summary went through the paired tests (its cells carry ``tied``).
+        self.tested = "tied" in summary.columns
 
     def label(self, row: tuple[str, str]) -> str:
         method, variant = row
@@ -214,6 +254,28 @@ class _Grid:
         if entry.seeds > 1:
             text += f"{plus_minus}{entry.std:.{DECIMALS}f}"
         return text
+
+    def mark(self, row: tuple[str, str], column: tuple[str, int]) -> str:
+        """The paired test's mark: tied with the best, not tested, or nothing."""
+        entry = self.cells.get((row, column))
+        if entry is None or not self.tested or (row, column) in self.best:
+            return ""
+        if pd.isna(entry.tied):
+            return UNTESTED
+        return TIED if entry.tied else ""
+
+    def interval(self, row: tuple[str, str], column: tuple[str, int]) -> str:
+        """``low–high``, the cell's bootstrap interval, where the summary has one."""
+        entry = self.cells.get((row, column))
+        if entry is None or pd.isna(getattr(entry, "ci_low", float("nan"))):
+            return ""
+        return f"{entry.ci_low:.{DECIMALS}f}–{entry.ci_high:.{DECIMALS}f}"
+
+    def note(self) -> str:
+        """How to read the marks; empty where the cells were not tested."""
+        if not self.tested:
+            return ""
+        return MARKS_NOTE.format(tied=TIED, untested=UNTESTED, alpha=ALPHA)
 
     def paper(self, row: tuple[str, str], column: tuple[str, int]) -> str:
         """``paper (difference)`` when the summary carries the paper's figures."""
@@ -238,10 +300,13 @@ def _markdown(grid: _Grid) -> str:
         for column in grid.columns:
             text = grid.cell(row, column, " ± ")
             text = f"**{text}**" if (row, column) in grid.best else text
+            text += grid.mark(row, column)
             if paper := grid.paper(row, column):
                 text += f" <br>paper {paper}"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
+    if note := grid.note():
+        lines += ["", note.replace("Bold", "**Bold**", 1)]
     return "\n".join(lines) + "\n"
 
 
@@ -266,22 +331,34 @@ def _latex(grid: _Grid) -> str:
     lines += [" & ".join(group) + " \\\\", " ".join(rules)]
     lines.append(" & ".join(["", *[f"{bits} bits" for _, bits in grid.columns]]) + " \\\\")
     lines.append("\\midrule")
+    marks = {TIED: "$^\\dagger$", UNTESTED: "$^?$", "": ""}
     for row in grid.rows:
         cells = [_latex_escape(grid.label(row))]
         for column in grid.columns:
             text = grid.cell(row, column, " $\\pm$ ")
-            cells.append(f"\\textbf{{{text}}}" if (row, column) in grid.best else text)
+            text = f"\\textbf{{{text}}}" if (row, column) in grid.best else text
+            cells.append(text + marks[grid.mark(row, column)])
         lines.append(" & ".join(cells) + " \\\\")
         if grid.has_paper:
             paper = [grid.paper(row, column) for column in grid.columns]
             lines.append(" & ".join(["\\quad\\textit{paper}", *paper]) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines.append("\\bottomrule")
+    if note := grid.note():
+        text = _latex_escape(note).replace(TIED, marks[TIED]).replace(UNTESTED, marks[UNTESTED])
+        text = text.replace("α", "$\\alpha$")
+        width = len(grid.columns) + 1
+        lines.append(
+            f"\\multicolumn{{{width}}}{{p{{0.9\\linewidth}}}}{{\\footnotesize {text}}} \\\\"
+        )
+    lines.append("\\end{tabular}")
     return "\n".join(lines) + "\n"
 
 
 def _html(grid: _Grid) -> str:
     """A ``<table class="results">`` fragment: protocols spanning their bit columns, the best
-    per column in ``<strong>``, the paper's figure (and our difference) under ours."""
+    per column in ``<strong>``, the paired tests' marks and the intervals (``<span
+    class="ci">``) where the summary has them, the paper's figure (and our difference) under
+    ours, and the note on the marks."""
     spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
     head = "".join(f'<th colspan="{width}">{html.escape(p)}</th>' for p, width in spans)
     bits = "".join(f"<th>{html.escape(str(b))} bits</th>" for _, b in grid.columns)
@@ -295,9 +372,14 @@ def _html(grid: _Grid) -> str:
         for column in grid.columns:
             text = html.escape(grid.cell(row, column, " ± "))
             text = f"<strong>{text}</strong>" if (row, column) in grid.best else text
+            text += html.escape(grid.mark(row, column))
+            if interval := grid.interval(row, column):
+                text += f'<br><span class="ci">{html.escape(interval)}</span>'
             if paper := grid.paper(row, column):
                 text += f'<br><span class="paper">paper {html.escape(paper)}</span>'
             cells.append(f"<td>{text}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines += ["</tbody>", "</table>"]
+    if note := grid.note():
+        lines.append(f'<p class="table-note">{html.escape(note)}</p>')
     return "\n".join(lines) + "\n"

@@ -4,15 +4,19 @@ Codes are clustered by class (10 classes, each bit flipped with probability 1/4 
 class centre), so distances tie and mAP@5000 lands near 0.78, as with trained codes. Every
 benchmark also checks its answer against an independent brute force on 50 of the queries, so
 it cannot time a wrong computation. Rates (query-database pairs per second) are in
-``extra_info``; compare them on one machine only.
+``extra_info``; compare them on one machine only. The bootstrap and the paired test over the
+same 10,000 queries record their time as a fraction of one evaluation's.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 
 from hashbench.evaluation.evaluator import evaluate, mean_average_precision
+from hashbench.evaluation.inference import bootstrap_interval, sign_flip_test
 
 QUERIES, DATABASE, BITS, CLASSES, TOPK = 10_000, 50_000, 64, 10, 5000
 CHECKED = 50
@@ -88,3 +92,34 @@ def test_evaluate_all_metrics(benchmark, codes) -> None:
     )
     # Few ties straddle the cut-off at this scale: the tie-aware mean stays close.
     assert result.metrics["map_tie@5000"] == pytest.approx(result.metrics["map@5000"], abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def evaluated(codes) -> tuple[np.ndarray, float]:
+    """The per-query AP@5000 of all 10,000 queries, and one evaluation's time."""
+    start = time.perf_counter()
+    per_query = evaluate(*codes, topk=TOPK).per_query["map@5000"]
+    return per_query, time.perf_counter() - start
+
+
+def test_bootstrap_interval_of_10000_queries(benchmark, evaluated) -> None:
+    """1,000 resamples of 10,000 queries: its target is well under one evaluation's time."""
+    per_query, evaluation_s = evaluated
+    interval = benchmark.pedantic(
+        bootstrap_interval, args=([per_query],), kwargs={"resamples": 1000}, rounds=3
+    )
+    ratio = benchmark.stats.stats.min / evaluation_s
+    benchmark.extra_info |= {"evaluation_s": evaluation_s, "of_one_evaluation": ratio}
+    assert interval.low < per_query.mean() < interval.high
+    normal_width = 2 * 1.96 * per_query.std() / np.sqrt(QUERIES)
+    assert interval.high - interval.low == pytest.approx(normal_width, rel=0.1)
+    assert ratio < 0.1
+
+
+def test_sign_flip_test_of_10000_queries(benchmark, evaluated) -> None:
+    """The paired test behind every tie, at 10,000 queries and 10,000 sign patterns."""
+    per_query, evaluation_s = evaluated
+    shifted = np.roll(per_query, 1)  # another run's values: a null difference
+    p = benchmark.pedantic(sign_flip_test, args=([per_query - shifted],), rounds=3)
+    benchmark.extra_info |= {"of_one_evaluation": benchmark.stats.stats.min / evaluation_s}
+    assert 0 < p <= 1
