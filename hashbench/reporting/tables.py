@@ -165,10 +165,20 @@ def protocol_rank(name: str) -> int:
 
 def paper_table() -> pd.DataFrame:
     """The DMRH paper's published mAP@5000 (Table 2), kept in the package as data."""
-    with resources.files("hashbench.reporting.paper").joinpath("dmrh-table.csv").open() as handle:
-        paper = pd.read_csv(handle)
+    paper = _paper_data("dmrh-table.csv")
     paper["method"] = paper["method"].str.lower()
     return paper
+
+
+def authors_regions() -> pd.DataFrame:
+    """DMRH's mAP@5000 against N as its authors' README gives it (WoodsChou/DMRH, ImageNet
+    CNN-F): columns dataset, regions, bits, map_at_5000."""
+    return _paper_data("dmrh-regions.csv")
+
+
+def _paper_data(name: str) -> pd.DataFrame:
+    with resources.files("hashbench.reporting.paper").joinpath(name).open() as handle:
+        return pd.read_csv(handle)
 
 
 def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
