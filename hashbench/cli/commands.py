@@ -184,7 +184,7 @@ def command_reproduce(args: argparse.Namespace) -> None:
 
 
 def records_in(results: Path) -> list[dict[str, Any]]:
-    from hashbench.experiment.records import iter_records
+    from hashbench.records import iter_records
 
     records_dir = results / "records"
     if not records_dir.is_dir():
@@ -195,7 +195,7 @@ def records_in(results: Path) -> list[dict[str, Any]]:
 
 
 def command_figure(args: argparse.Namespace) -> None:
-    from hashbench.experiment.records import variant
+    from hashbench.records import variant
     from hashbench.reporting.figures import make_figure
 
     stem = args.output or args.results / "figures" / args.kind

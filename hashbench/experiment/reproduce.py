@@ -23,9 +23,9 @@ from typing import Any
 from hashbench.deep.device import select_device
 from hashbench.errors import DataNotFound, HashbenchError, RunsFailed
 from hashbench.experiment import provenance
-from hashbench.experiment.records import iter_records
 from hashbench.experiment.runner import GridRunner, RunPlan
 from hashbench.fileio import atomic_write_text
+from hashbench.records import iter_records
 from hashbench.reporting.figures import make_figure
 from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 

@@ -32,16 +32,16 @@ from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.experiment import claims, provenance
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
-from hashbench.experiment.records import (
+from hashbench.features.extract import compute_features, get_feature
+from hashbench.fileio import atomic_write_text
+from hashbench.method import BITS, SEED, Subset
+from hashbench.records import (
     codes_path,
     config_hash,
     departures,
     record_path,
     write_record,
 )
-from hashbench.features.extract import compute_features, get_feature
-from hashbench.fileio import atomic_write_text
-from hashbench.method import BITS, SEED, Subset
 from hashbench.registry import check_params, create_method, get_method
 from hashbench.splits.protocol import (
     Protocol,

@@ -23,7 +23,7 @@ from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle
 from hashbench.evaluation.inference import ALPHA, LEVEL, RESAMPLES, bootstrap_interval
 from hashbench.evaluation.search import BATCH, K, machine
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 from hashbench.reporting import figures, page
 from hashbench.reporting.cost import RetrievalCost, retrieval_cost
 from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose

@@ -23,7 +23,7 @@ import pandas as pd
 
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
