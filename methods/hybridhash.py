@@ -13,6 +13,7 @@ import torch
 
 from hashbench.constraints import Integer, ListOf, Nullable, Real
 from hashbench.deep.hooks import TrainingContext
+from hashbench.deep.hybridhash_shape import check_shape
 from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
@@ -115,8 +116,6 @@ class HybridHash(BankedHashingMethod):
                 f"hybridhash builds its own network; leave backbone at hybridhash, not "
                 f"{self.backbone!r}"
             )
-        from hashbench.deep.hybridhash_network import check_shape  # imports timm: lazily
-
         check_shape(self.image_size, self.patch_size, self.embed_dims, self.num_heads, self.depths)
 
     def network_options(self) -> dict[str, Any]:

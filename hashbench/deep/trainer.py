@@ -163,7 +163,7 @@ class Trainer:
             self.validation = None
         self.backbone = get_backbone(self.recipe.backbone)
         self.network_options = method.network_options()
-        self.input_size = self.backbone.input_size(method.grid(), self.network_options)
+        self.input_size = self.backbone.spec.input_size(method.grid(), self.network_options)
         torch.manual_seed(method.seed)
         # Built at the warm start's input; the hashing phase reads the method's own.
         self.network = build_network(
@@ -498,7 +498,7 @@ class Trainer:
         weights = recipe.weights
         settings = {
             "version": checkpoint.WARM_START_VERSION,
-            "input_size": self.backbone.input_size(
+            "input_size": self.backbone.spec.input_size(
                 self.method.warm_start_grid(), self.network_options
             ),
             "seed": self.method.seed,
