@@ -120,10 +120,9 @@ def command_list(args: argparse.Namespace) -> None:
 
     print("Methods:")
     for name in REGISTRY.names():
-        cls = REGISTRY.get(name)
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        cls = REGISTRY.declaration(name)
         kind = f"{cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}"
-        print(f"  {name:<10} {kind:<24} {summary}  [{REGISTRY.origin(name)}]")
+        print(f"  {name:<10} {kind:<24} {summary(cls)}  [{REGISTRY.origin(name)}]")
     print("Data sets:")
     for name, description in list_datasets():
         print(f"  {name:<10} {description}")
@@ -138,13 +137,12 @@ def command_list(args: argparse.Namespace) -> None:
 def list_method(name: str) -> None:
     """A method's settable parameters with their defaults and what each may be, as ``--set``
     takes them."""
-    from hashbench.registry import REGISTRY, create_method
+    from hashbench.registry import REGISTRY
 
-    cls = REGISTRY.get(name)
-    summary = (cls.__doc__ or "").strip().splitlines()
-    print(f"{name}: {summary[0] if summary else cls.__name__}  [{REGISTRY.origin(name)}]")
+    cls = REGISTRY.declaration(name)
+    print(f"{name}: {summary(cls) or cls.__name__}  [{REGISTRY.origin(name)}]")
     print(f"  {cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}")
-    params = create_method(name, bits=16).get_params()
+    params = cls.default_params(bits=16)
     declared = cls.declared_parameters()
     defaults = {
         key: json.dumps(value, separators=(",", ":"))
@@ -156,6 +154,12 @@ def list_method(name: str) -> None:
     value_column = max((len(value) for value in defaults.values()), default=0)
     for key, value in defaults.items():
         print(f"  {key:<{key_column}}  {value:<{value_column}}  {declared[key].describe()}")
+
+
+def summary(cls: type) -> str:
+    """The first line of a class's docstring."""
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def command_table(args: argparse.Namespace) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 from hashbench.data.cache import cached_array
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
-from hashbench.features.gist import gist_descriptor
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -79,4 +78,6 @@ def pixel_features(images: np.ndarray) -> np.ndarray:
     version=1,
 )
 def gist_features(images: np.ndarray) -> np.ndarray:
+    from hashbench.features.gist import gist_descriptor  # torch: only when GIST is computed
+
     return gist_descriptor(images)
