@@ -1,4 +1,6 @@
-"""The package reads as its data flow: no import circle, and reporting never reaches up into the
+"""The package reads as its data flow: no import circle between modules nor between the parts
+they make up (data, splits, features, classic, deep, evaluation, records, experiment,
+reporting, cli and the modules at the top), and reporting never reaches up into the
 experiment runner (both stand on hashbench.records).
 
 Read statically from the sources (every import, a function's own included: a lazy import is a
@@ -94,6 +96,21 @@ def test_the_graph_sees_lazy_imports_and_a_circle_through_them() -> None:
 
 def test_no_import_circle_between_hashbench_modules() -> None:
     assert circles(import_graph()) == []
+
+
+def part(module: str) -> str:
+    """The part of hashbench a module belongs to: its sub-package, or itself at the top."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_import_circle_between_the_parts_of_hashbench() -> None:
+    parts: dict[str, set[str]] = {}
+    for name, targets in import_graph().items():
+        own = parts.setdefault(part(name), set())
+        own.update(part(target) for target in targets if part(target) != part(name))
+    for target in {t for targets in parts.values() for t in targets}:
+        parts.setdefault(target, set())
+    assert circles(parts) == []
 
 
 def test_reporting_does_not_import_the_experiment_runner() -> None:
