@@ -72,6 +72,36 @@ def test_saved_codes_re_evaluate_to_the_recorded_number(
     assert json.loads(stdout)["metrics"]["map@all"] == pytest.approx(recorded, abs=1e-12)
 
 
+def test_non_deep_methods_take_the_data_sets_literature_feature_unless_told(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    for part, count in (("train", 12), ("test", 4)):
+        for label in ("cat", "dog"):
+            (folder / part / label).mkdir(parents=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / part / label / f"{index}.png")
+    tiny = [f"dpsh.{setting}" for setting in ("width=0.125", "warm_start_epochs=0", "epochs=1")]
+
+    def features(*args: str) -> dict[str, str | None]:
+        out = tmp_path / "results" / str(len(args))
+        status, _, err = run_cli(capsys, "run", *args, "--results", str(out))
+        assert status == 0, err
+        return {
+            record["method"]: record["config"]["feature"]
+            for record in map(json.loads, map(Path.read_text, out.rglob("records/*/*.json")))
+        }
+
+    sets = [part for setting in tiny for part in ("--set", setting)]
+    mission = ["--methods", "dpsh,itq", "--dataset", str(folder), "--bits", "8", *sets]
+    assert features(*mission) == {"dpsh": None, "itq": "gist"}
+    assert features(*mission, "--feature", "pixels") == {"dpsh": None, "itq": "pixels"}
+    assert features("--methods", "itq", "--bits", "8") == {"itq": "pixels"}  # digits
+
+
 @pytest.fixture
 def corrupt_folder(tmp_path: Path) -> Path:
     root = tmp_path / "corrupt"

@@ -17,7 +17,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "protocol": None,
     "bits": None,
     "seeds": (0,),
-    "feature": "pixels",
+    "feature": None,
     "image_size": None,
     "data_root": None,
     "results": DEFAULT_RESULTS,
@@ -114,7 +114,7 @@ def command_list(args: argparse.Namespace) -> None:
         list_method(args.method)
         return
     from hashbench.data.loading import list_datasets
-    from hashbench.features.extract import list_features
+    from hashbench.features.extract import default_feature, list_features
     from hashbench.registry import REGISTRY
     from hashbench.splits.protocol import list_protocols
 
@@ -123,9 +123,9 @@ def command_list(args: argparse.Namespace) -> None:
         cls = REGISTRY.declaration(name)
         kind = f"{cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}"
         print(f"  {name:<10} {kind:<24} {summary(cls)}  [{REGISTRY.origin(name)}]")
-    print("Data sets:")
+    print("Data sets (and the feature non-deep methods take on them by default):")
     for name, description in list_datasets():
-        print(f"  {name:<10} {description}")
+        print(f"  {name:<10} {description} [{default_feature(name)}]")
     print("Protocols:")
     for protocol in list_protocols():
         print(f"  {protocol.name:<14} {protocol.description}")
