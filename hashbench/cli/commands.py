@@ -50,7 +50,7 @@ def command_run(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
     from hashbench.reporting.runs import collect_runs
     from hashbench.reporting.significance import summarise_runs
-    from hashbench.reporting.tables import render
+    from hashbench.reporting.tables import TableFilter, render
 
     if args.claim_timeout < 2 * HEARTBEAT_S:
         raise HashbenchError(
@@ -85,10 +85,12 @@ def command_run(args: argparse.Namespace) -> None:
     )
     runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
     if any(runner.records_dir.rglob("*.json")):  # none yet when every run went to SLURM
-        summary = summarise_runs(collect_runs(results))
+        runs = collect_runs(results)
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
-            atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
-        print(render(summary, "markdown"), end="")
+            atomic_write_text(results / f"table.{suffix}", render(summarise_runs(runs), fmt))
+        # What this command ran, not everything the folder holds.
+        asked = TableFilter(plan.methods, (runner.protocol.name,), runner.bits)
+        print(render(summarise_runs(runs, keep=asked), "markdown"), end="")
     count = {s: sum(o.status == s for o in outcomes) for s in
              ("done", "recorded", "elsewhere", "submitted", "failed")}  # fmt: skip
     others = f", {count['elsewhere']} held by other workers" if count["elsewhere"] else ""
