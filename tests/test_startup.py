@@ -6,32 +6,11 @@ importtime``, whose report names every module the process imported.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fixtures.imports import heavy, imported_modules
 from fixtures.runs import write_run
-
-#: What a command that trains nothing must not import: the deep-learning stack.
-HEAVY = ("torch", "timm", "torchvision")
-
-
-def imported_modules(*arguments: str, cwd: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
-    """The command's result and every module it imported."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", *arguments], capture_output=True, text=True, cwd=cwd
-    )
-    modules = {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
-    return result, modules
-
-
-def heavy(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,14 @@ class DeepHashingMethod(HashingMethod):
     def relax(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs.tanh() if self.squash else outputs
 
+    def hashing_modules(self, context: TrainingContext) -> dict[str, torch.nn.Module]:
+        """The method's own trainable modules besides the network (a classifier on the codes,
+        as GreedyHash's), built when the hashing phase starts and kept by the method for its
+        loss. The trainer puts them on the device, trains them with the network under the
+        same optimiser and gradient clipping, keeps them in checkpoints and in the best
+        epoch's weights, and counts their parameters in the record. None by default."""
+        return {}
+
     def start_hashing(self, context: TrainingContext) -> None:
         """Set up the method's own training state when the hashing phase starts."""
 
@@ -154,7 +162,11 @@ class DeepHashingMethod(HashingMethod):
         self.network_ = trainer.network
         self.device_ = trainer.device
         self.history_ = trainer.history
-        self.report_ = {"device": str(trainer.device), "precision": precision(trainer.device)}
+        self.report_ = {
+            "device": str(trainer.device),
+            "precision": precision(trainer.device),
+            "parameters": trainer.parameter_counts(),
+        }
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
         from hashbench.deep.trainer import CPU, relaxed_codes, stage_images
