@@ -86,7 +86,7 @@ sweep_edge() {
   python3 - "$out/sweep" "$1" <<'EOF'
 import math, sys
 from pathlib import Path
-from hashbench.experiment.records import iter_records, variant
+from hashbench.records import iter_records, variant
 from hashbench.reporting.tables import VALIDATION, metric_value
 results, method = Path(sys.argv[1]), sys.argv[2]
 scores = {}

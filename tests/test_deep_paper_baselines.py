@@ -15,7 +15,6 @@ import torch
 from hashbench import HashbenchError, create_method
 from hashbench.deep.losses import balance_weights, balanced_likelihood, similarity
 from hashbench.deep.recipes import learning_rate, resolve
-from hashbench.experiment.records import config_hash
 from hashbench.methods.csq import centre_targets, csq_loss, hash_centres
 from hashbench.methods.dch import dch_loss
 from hashbench.methods.ddsh import (
@@ -26,6 +25,7 @@ from hashbench.methods.ddsh import (
 )
 from hashbench.methods.dsdh import classifier_weights, discrete_objective, update_codes
 from hashbench.methods.hashnet import continuation_beta
+from hashbench.records import config_hash
 
 B, K = 6, 4
 

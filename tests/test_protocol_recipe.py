@@ -11,7 +11,7 @@ import pytest
 from hashbench import HashbenchError
 from hashbench.cli import main
 from hashbench.deep.recipes import protocol_settings
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 from hashbench.splits.protocol import load_protocol
 
 TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}

@@ -91,7 +91,8 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
     add_seeds(run, None, "0")
     run.add_argument(
         "--feature",
-        help="features for non-deep methods (default: pixels; see `hashbench list`)",
+        help="features for non-deep methods (default: the data set's literature's: gist, "
+        "pixels on digits; see `hashbench list`)",
     )
     run.add_argument(
         "--set",

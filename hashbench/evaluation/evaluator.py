@@ -7,11 +7,11 @@ share at least one label. Conventions (see :mod:`~hashbench.evaluation.metrics`)
 by the relevant items found in the top K, 0 when none; ``topk=None`` or K beyond the database
 means all of it; an empty set has precision 0 and a query with no relevant item has recall 0.
 
-Without a ``device`` it computes where the run does (``HASHBENCH_DEVICE``, else the first GPU,
-else the CPU: :func:`~hashbench.deep.device.select_device`). Memory stays bounded: queries go
-through in chunks (on CPU one per worker thread, a thread per core up to four), and nothing
-larger than a chunk's int16 distances is materialised; never a float64 queries x database
-matrix.
+It computes on the CPU in numpy, unless ``device`` names a CUDA device (a run evaluates its
+codes where it trained), where :mod:`~hashbench.evaluation.cuda` does the same steps in torch:
+scoring codes never loads torch otherwise. Memory stays bounded: queries go through in chunks
+(on CPU one per worker thread, a thread per core up to four), and nothing larger than a
+chunk's distances is materialised; never a float64 queries x database matrix.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import numpy as np
-import torch
 
 from hashbench.constraints import POSITIVE_INTEGER, check
-from hashbench.deep.device import select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation import metrics as per_query
 from hashbench.evaluation import ranking
@@ -34,10 +34,8 @@ from hashbench.evaluation.hamming import HammingDistances, as_bits
 from hashbench.evaluation.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
-#: cache (32 rows of 50,000: 20% faster than 240), in multiples of 32 rows where possible,
-#: which oneDNN's bf16 products run up to twice as fast as their neighbours.
+#: cache (32 rows of 50,000: 20% faster than 240).
 _CPU_CHUNK_ELEMENTS = 1_600_000
-_CPU_ROW_MULTIPLE = 32
 #: Each chunk reads the whole database operand: at least this many rows share that read.
 _CPU_MIN_ROWS = 16
 _CUDA_CHUNK_ELEMENTS = 100_000_000
@@ -74,7 +72,7 @@ def evaluate(
     *,
     topk: int | None = 5000,
     precision_at: Sequence[int] = (100, 1000),
-    device: str | None = None,
+    device: str = "cpu",
 ) -> Evaluation:
     """All metrics in one pass over the queries.
 
@@ -86,13 +84,13 @@ def evaluate(
     k = search.cutoff(topk)
     depths = [check(n, POSITIVE_INTEGER, "precision_at") for n in precision_at]
     length = min(max([k, *depths]), search.size)
-    bits, bias = search.bits, search.distances.bias
+    bits, ranks = search.bits, search.ranking
 
-    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
+    def per_chunk(start: int, stop: int, distances: Any) -> dict[str, np.ndarray]:
         relevant = search.relevance.block(start, stop)
-        all_counts, relevant_counts = ranking.distance_counts(distances, bias, relevant, bits)
+        all_counts, relevant_counts = ranks.distance_counts(distances, relevant, bits)
         cutoffs = ranking.cutoff_distances(all_counts, length)
-        columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
+        columns = ranks.top_columns(distances, bits, length, cutoffs)
         top = search.relevance.at(start, stop, columns, relevant)
         precision, recall = per_query.precision_recall_by_radius(all_counts, relevant_counts)
         values = {
@@ -131,48 +129,36 @@ def mean_average_precision(
     query_labels: object,
     database_labels: object,
     topk: int | None,
-    device: str | None = None,
+    device: str = "cpu",
 ) -> float:
     """mAP@topk alone (``None``: the whole database), as in :func:`evaluate`, but faster:
     no distance histograms, the cut-off distances are estimated instead."""
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
-    bits, bias = search.bits, search.distances.bias
+    bits = search.bits
 
-    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
-        top = search.relevance.at(start, stop, ranking.top_columns(distances, bias, bits, k))
+    def per_chunk(start: int, stop: int, distances: Any) -> dict[str, np.ndarray]:
+        top = search.relevance.at(start, stop, search.ranking.top_columns(distances, bits, k))
         return {"map": per_query.average_precision(top, k)}
 
     return float(search.per_query(per_chunk)["map"].mean())
 
 
-def _resolve_device(device: str | None) -> torch.device:
-    """``device``, or where the run computes (:func:`~hashbench.deep.device.select_device`)."""
-    if device is None:
-        return select_device()
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise HashbenchError(f"unknown device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise HashbenchError(f"device {device!r} requested but torch sees no CUDA device")
-    if resolved.type not in ("cpu", "cuda"):
-        raise HashbenchError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
-    return resolved
-
-
-#: Per-query values for the query rows start:stop, given their biased distances.
-PerChunk = Callable[[int, int, torch.Tensor], dict[str, np.ndarray]]
+#: Per-query values for the query rows start:stop, given their distances.
+PerChunk = Callable[[int, int, Any], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class _Search:
-    """Validated codes and labels, and the chunked loop over queries."""
+    """Validated codes and labels, the steps for the device, and the chunked loop over
+    queries."""
 
     query_count: int
-    distances: HammingDistances
-    relevance: Relevance
-    device: torch.device
+    distances: Any  # HammingDistances, or on CUDA its torch twin
+    relevance: Any  # Relevance, likewise
+    #: distance_counts and top_columns: the ranking module, or the CUDA one.
+    ranking: ModuleType
+    on_cuda: bool
 
     @classmethod
     def build(
@@ -181,7 +167,7 @@ class _Search:
         database_codes: object,
         query_labels: object,
         database_labels: object,
-        device: str | None,
+        device: str,
     ) -> _Search:
         queries = as_bits(query_codes, "query codes")
         database = as_bits(database_codes, "database codes")
@@ -192,12 +178,25 @@ class _Search:
             )
         query_labels = as_labels(query_labels, len(queries), "query labels")
         database_labels = as_labels(database_labels, len(database), "database labels")
-        resolved = _resolve_device(device)
+        if device == "cpu":
+            return cls(
+                query_count=len(queries),
+                distances=HammingDistances(queries, database),
+                relevance=Relevance(query_labels, database_labels),
+                ranking=ranking,
+                on_cuda=False,
+            )
+        if not device.startswith("cuda"):
+            raise HashbenchError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+        from hashbench.evaluation import cuda
+
+        where = cuda.cuda_device(device)
         return cls(
             query_count=len(queries),
-            distances=HammingDistances(queries, database, resolved),
-            relevance=Relevance(query_labels, database_labels, resolved),
-            device=resolved,
+            distances=cuda.HammingDistances(queries, database, where),
+            relevance=cuda.Relevance(query_labels, database_labels, where),
+            ranking=cuda,
+            on_cuda=True,
         )
 
     @property
@@ -219,22 +218,20 @@ class _Search:
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
     def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
-        if self.device.type == "cuda":
+        if self.on_cuda:
             rows = max(1, _CUDA_CHUNK_ELEMENTS // self.size)
         else:
             rows = max(_CPU_MIN_ROWS, _CPU_CHUNK_ELEMENTS // self.size)
-            rows -= rows % _CPU_ROW_MULTIPLE if rows >= _CPU_ROW_MULTIPLE else 0
         starts = range(0, self.query_count, rows)
         buffers = threading.local()
 
         def run(start: int) -> dict[str, np.ndarray]:
             stop = min(start + rows, self.query_count)
-            if not hasattr(buffers, "out"):  # one per worker thread, reused chunk after chunk
-                buffers.out = self.distances.buffer(rows)
-            out = None if buffers.out is None else buffers.out[: stop - start]
-            return per_chunk(start, stop, self.distances(start, stop, out))
+            if not hasattr(buffers, "room"):  # one per worker thread, reused chunk after chunk
+                buffers.room = self.distances.workspace(rows)
+            return per_chunk(start, stop, self.distances(start, stop, buffers.room))
 
-        if self.device.type == "cuda":
+        if self.on_cuda:
             yield from map(run, starts)
             return
         # numpy releases the GIL in its loops, so threads keep every core busy.

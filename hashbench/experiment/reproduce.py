@@ -22,9 +22,9 @@ from typing import Any
 
 from hashbench.errors import DataNotFound, HashbenchError, RunsFailed
 from hashbench.experiment import provenance
-from hashbench.experiment.records import iter_records, variant
 from hashbench.experiment.runner import GridRunner, RunPlan
 from hashbench.fileio import atomic_write_text
+from hashbench.records import iter_records, variant
 from hashbench.reporting.figures import make_figure
 from hashbench.reporting.runs import collect_runs
 from hashbench.reporting.significance import summarise_runs

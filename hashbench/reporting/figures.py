@@ -19,8 +19,8 @@ from matplotlib.rcsetup import cycler
 from matplotlib.ticker import MaxNLocator
 
 from hashbench.errors import HashbenchError
-from hashbench.experiment.records import variant
 from hashbench.fileio import atomic_write
+from hashbench.records import variant
 from hashbench.reporting.tables import (
     PAPER_PROTOCOLS,
     authors_regions,

@@ -23,7 +23,7 @@ import pandas as pd
 
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -365,8 +365,9 @@ def _latex(grid: _Grid) -> str:
 
 
 def _html(grid: _Grid) -> str:
-    """A ``<table class="results">`` fragment: protocols spanning their bit columns, the best
-    per column in ``<strong>``, the paired tests' marks and the intervals (``<span
+    """A ``<table class="results">`` fragment: protocols spanning their bit columns, a
+    variant's settings under its method's name (``<span class="variant">``), the best per
+    column in ``<strong>``, the paired tests' marks and the intervals (``<span
     class="ci">``) where the summary has them, the paper's figure (and our difference) under
     ours, and the note on the marks."""
     spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
@@ -378,7 +379,11 @@ def _html(grid: _Grid) -> str:
         "<tbody>",
     ]
     for row in grid.rows:
-        cells = [f'<th scope="row">{html.escape(grid.label(row))}</th>']
+        method, variant = row
+        label = html.escape(method_title(method))
+        if variant:  # a variant's settings on lines of their own, wrapped to the label's width
+            label += f'<br><span class="variant">{html.escape(variant)}</span>'
+        cells = [f'<th scope="row">{label}</th>']
         for column in grid.columns:
             text = html.escape(grid.cell(row, column, " ± "))
             text = f"<strong>{text}</strong>" if (row, column) in grid.best else text
