@@ -323,7 +323,7 @@ def test_the_page_renders_in_headless_chromium(results: Path, tmp_path: Path) ->
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={shot}", "--window-size=1280,2400", output.as_uri()],
+         f"--screenshot={shot}", "--window-size=1280,6000", output.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
