@@ -83,3 +83,15 @@ def test_a_saved_figure_keeps_a_legend_wider_than_its_panels(tmp_path) -> None:
     assert legend_px > figure.get_figwidth() * 300  # the labels are wider than the column
     (png, _) = save(figure, tmp_path / "convergence")
     assert Image.open(png).width >= legend_px
+
+
+@pytest.mark.parametrize(("losses", "scale"), [((0.81, 0.79), "linear"), ((50.0, 0.7), "log")])
+def test_the_loss_axis_is_logarithmic_only_across_more_than_a_decade(
+    losses: tuple[float, float], scale: str
+) -> None:
+    history = [
+        {"epoch": epoch, "loss": loss, "phase": "hashing", "val_map": 0.5}
+        for epoch, loss in enumerate(losses, 1)
+    ]
+    loss_axis, _ = convergence_figure([{**dmrh_record(2, 0, 0.5), "history": history}]).axes
+    assert loss_axis.get_yscale() == scale
