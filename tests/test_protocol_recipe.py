@@ -1,5 +1,6 @@
 """What a protocol sets for deep methods: its [recipe] budget under the shared `scratch` recipe,
-and validation against the training items where its database is the training set."""
+clipped gradients on multi-label data, and validation against the training items where its
+database is the training set."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from hashbench import HashbenchError
 from hashbench.cli import main
-from hashbench.deep.recipes import protocol_settings
+from hashbench.deep.recipes import MULTI_LABEL_CLIP_GRAD_NORM, protocol_settings
 from hashbench.records import variant
 from hashbench.splits.protocol import load_protocol
 
@@ -20,23 +21,38 @@ TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}
 
 def test_the_protocol_sets_what_neither_the_method_nor_the_user_set() -> None:
     own = {"lr": 0.2}  # the method's own scratch rate stays its own
-    assert protocol_settings("dpsh", own, {}, TABLE, True) == {
+    assert protocol_settings("dpsh", own, {}, TABLE, True, False) == {
         "epoch_size": 4500,
         "val_database_size": 5000,
         "val_database": "training",
     }
     given = {"epoch_size": 64, "val_database": "validation"}  # the user's --set come first
-    assert protocol_settings("dpsh", own, given, TABLE, True) == {"val_database_size": 5000}
+    assert protocol_settings("dpsh", own, given, TABLE, True, False) == {"val_database_size": 5000}
     # The paper's own recipe keeps its budget; validation still follows the database.
-    assert protocol_settings("dpsh", own, {"preset": "paper"}, TABLE, True) == {
+    assert protocol_settings("dpsh", own, {"preset": "paper"}, TABLE, True, False) == {
         "val_database": "training"
     }
-    assert protocol_settings("dpsh", own, {}, {}, False) == {"val_database": "validation"}
+    assert protocol_settings("dpsh", own, {}, {}, False, False) == {"val_database": "validation"}
+
+
+def test_multi_label_data_clips_the_hashing_phase_unless_someone_says_otherwise() -> None:
+    clipped = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM, "val_database": "validation"}
+    assert protocol_settings("dpsh", {}, {}, {}, False, True) == clipped
+    # the user's value, the method's own and a protocol's [recipe] each take precedence
+    given = {"clip_grad_norm": None}
+    assert protocol_settings("dpsh", {}, given, {}, False, True) == {"val_database": "validation"}
+    own = {"clip_grad_norm": 5.0}
+    assert protocol_settings("dpsh", own, {}, {}, False, True) == {"val_database": "validation"}
+    table = {"clip_grad_norm": 2.0}
+    assert protocol_settings("dpsh", {}, {}, table, False, True)["clip_grad_norm"] == 2.0
+    # the paper's own recipes keep their own clipping (DMRH's train.py clips; DPSH's does not)
+    paper = protocol_settings("dpsh", {}, {"preset": "paper"}, {}, False, True)
+    assert paper == {"val_database": "validation"}
 
 
 def test_a_recipe_key_no_deep_recipe_has_is_refused() -> None:
     with pytest.raises(HashbenchError, match=r"\[recipe\] sets epochz, which no deep recipe has"):
-        protocol_settings("dpsh", {}, {}, {"epochz": 3}, False)
+        protocol_settings("dpsh", {}, {}, {"epochz": 3}, False, False)
 
 
 def test_large_training_sets_budget_their_epochs() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -32,3 +33,9 @@ class Dataset:
     @property
     def multi_label(self) -> bool:
         return self.labels.ndim == 2
+
+    @cached_property
+    def several_labels(self) -> bool:
+        """Whether some item carries more than one label: multi-hot data whose pairs mostly
+        share one, where ImageNet-100's one-hot rows behave as class ids."""
+        return self.multi_label and bool((self.labels.sum(axis=1, dtype=np.int64) > 1).any())

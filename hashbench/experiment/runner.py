@@ -188,6 +188,7 @@ class GridRunner:
             self.plan.params.get(name, {}),
             self.protocol.recipe,
             bool(np.isin(splits.train, splits.database).all()),
+            self.dataset.several_labels,
         )
 
     def params(self, name: str, seed: int) -> dict[str, Any]:
