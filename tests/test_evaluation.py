@@ -359,8 +359,8 @@ def test_cuda_ranking_code_agrees_with_the_cpu_path() -> None:
     relevant = torch.from_numpy(query_labels[:, None] == database_labels[None, :])
     numpy_top = ranking.top_columns(biased, hamming.bias, 10, 120)
     np.testing.assert_array_equal(numpy_top, ranking._top_columns_torch(plain, 120).numpy())
-    numpy_counts = ranking._pair_counts_numpy(biased.numpy(), hamming.bias, relevant.numpy(), 10)
-    torch_counts = ranking._pair_counts_torch(plain, 0, relevant, 10)
+    numpy_counts = ranking._histogram_numpy(biased.numpy(), hamming.bias, relevant.numpy(), 10, 1)
+    torch_counts = ranking._histogram_torch(plain, 0, relevant, 10, 1)
     np.testing.assert_array_equal(numpy_counts.ravel(), torch_counts)
     for labels in (query_labels, np.eye(4, dtype=np.uint8)[query_labels]):
         database_side = database_labels if labels.ndim == 1 else np.eye(4)[database_labels]

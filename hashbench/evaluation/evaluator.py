@@ -1,11 +1,13 @@
 """The one evaluator: mAP@K (fixed and tie-aware), precision within radius 2, precision@N and
-precision-recall by radius, for any codes and labels.
+precision-recall by radius, for any codes and labels; on multi-label data also the graded
+metrics NDCG@N, ACG@N (fixed and tie-aware) and weighted mAP@K (:mod:`.graded`).
 
 Ranking: the database is ordered by Hamming distance, ties broken by database index (stable,
 deterministic; see :mod:`~hashbench.evaluation.ranking`). Relevance: a query and an item
-share at least one label. Conventions (see :mod:`~hashbench.evaluation.metrics`): AP@K divides
-by the relevant items found in the top K, 0 when none; ``topk=None`` or K beyond the database
-means all of it; an empty set has precision 0 and a query with no relevant item has recall 0.
+share at least one label; graded relevance: how many. Conventions (see
+:mod:`~hashbench.evaluation.metrics`): AP@K divides by the relevant items found in the top K,
+0 when none; ``topk=None`` or K beyond the database means all of it; an empty set has
+precision 0 and a query with no relevant item has recall 0.
 
 Without a ``device`` it computes where the run does (``HASHBENCH_DEVICE``, else the first GPU,
 else the CPU: :func:`~hashbench.deep.device.select_device`). Memory stays bounded: queries go
@@ -28,9 +30,11 @@ import torch
 from hashbench.constraints import POSITIVE_INTEGER, check
 from hashbench.deep.device import select_device
 from hashbench.errors import HashbenchError
+from hashbench.evaluation import graded as graded_metrics
 from hashbench.evaluation import metrics as per_query
 from hashbench.evaluation import ranking
 from hashbench.evaluation.hamming import HammingDistances, as_bits
+from hashbench.evaluation.names import AT_CUT_OFF, GRADED_AT
 from hashbench.evaluation.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
@@ -47,7 +51,8 @@ _RADIUS = 2
 @dataclass(frozen=True)
 class Evaluation:
     """Means over queries. ``metrics`` keys: ``map@K``/``map@all``, ``map_tie@K``,
-    ``precision@r2``, ``precision@N``; ``curves``: ``pr_radius``, ``pr_precision``,
+    ``precision@r2``, ``precision@N``; on multi-label data also ``wap@K``, ``ndcg@N``,
+    ``ndcg_tie@N``, ``acg@N`` and ``acg_tie@N``; ``curves``: ``pr_radius``, ``pr_precision``,
     ``pr_recall``, one entry per Hamming radius 0..bits.
 
     ``per_query`` holds each metric's value for every query, in query order (confidence
@@ -74,26 +79,35 @@ def evaluate(
     *,
     topk: int | None = 5000,
     precision_at: Sequence[int] = (100, 1000),
+    graded_at: Sequence[int] = GRADED_AT,
     device: str | None = None,
 ) -> Evaluation:
     """All metrics in one pass over the queries.
 
     ``map_tie@K`` is the expected ``map@K`` when the order within each tie of distances is
     uniformly random: see :func:`hashbench.evaluation.metrics.tie_aware_average_precision`.
-    ``precision@N`` ranks like ``map@K`` and divides by min(N, database size).
+    ``precision@N`` ranks like ``map@K`` and divides by min(N, database size). On multi-hot
+    labels, also the graded metrics of :mod:`~hashbench.evaluation.graded` (relevance: the
+    number of shared labels): ``wap@K``, and at each N of ``graded_at`` ``ndcg@N``, ``acg@N``
+    and their tie-aware forms ``ndcg_tie@N``, ``acg_tie@N`` (N beyond the database: all of it).
     """
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
     depths = [check(n, POSITIVE_INTEGER, "precision_at") for n in precision_at]
-    length = min(max([k, *depths]), search.size)
-    bits, bias = search.bits, search.distances.bias
+    graded = [check(n, POSITIVE_INTEGER, "graded_at") for n in graded_at]
+    graded = graded if search.relevance.multi_label else []
+    length = min(max([k, *depths, *graded]), search.size)
+    bits, bias, levels = search.bits, search.distances.bias, search.relevance.levels
 
     def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
-        relevant = search.relevance.block(start, stop)
-        all_counts, relevant_counts = ranking.distance_counts(distances, bias, relevant, bits)
+        grades = search.relevance.grades(start, stop)
+        histogram = ranking.distance_histogram(distances, bias, grades, bits, levels)
+        all_counts = histogram.sum(axis=2)
+        relevant_counts = all_counts - histogram[:, :, 0]
         cutoffs = ranking.cutoff_distances(all_counts, length)
         columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
-        top = search.relevance.at(start, stop, columns, relevant)
+        top_grades = search.relevance.at(start, stop, columns, grades)
+        top = top_grades if top_grades.dtype == torch.bool else top_grades > 0
         precision, recall = per_query.precision_recall_by_radius(all_counts, relevant_counts)
         values = {
             "map": per_query.average_precision(top, k),
@@ -105,6 +119,17 @@ def evaluate(
         }
         for n in depths:
             values[f"precision@{n}"] = per_query.precision_at(top, n)
+        if graded:
+            values["wap"] = per_query.average_precision(top_grades, k)
+        for depth in graded:
+            n = min(depth, search.size)
+            ideal = graded_metrics.ideal_dcg(histogram, n)
+            dcg = graded_metrics.dcg(top_grades, n, levels)
+            values[f"ndcg@{depth}"] = graded_metrics.normalised(dcg, ideal)
+            expected = graded_metrics.expected_dcg(histogram, n)
+            values[f"ndcg_tie@{depth}"] = graded_metrics.normalised(expected, ideal)
+            values[f"acg@{depth}"] = per_query.precision_at(top_grades, n)  # mean grade
+            values[f"acg_tie@{depth}"] = graded_metrics.expected_acg(histogram, n)
         return values
 
     values = search.per_query(per_chunk)
@@ -115,7 +140,7 @@ def evaluate(
     }
     within_radius = values.pop("within_radius")
     suffix = "all" if topk is None else str(topk)
-    names = {"map": f"map@{suffix}", "map_tie": f"map_tie@{suffix}"}
+    names = {name: f"{name}@{suffix}" for name in AT_CUT_OFF}
     values = {names.get(name, name): value for name, value in values.items()}
     return Evaluation(
         metrics={name: float(value.mean()) for name, value in values.items()},

@@ -17,24 +17,30 @@ import torch
 from scipy.special import gammaln
 
 
-def average_precision(top_relevant: torch.Tensor, k: int) -> np.ndarray:
-    """AP@k under the fixed order of ``top_relevant`` (bool, rows x at least k, ranking order).
+def average_precision(top: torch.Tensor, k: int) -> np.ndarray:
+    """AP@k under the fixed order of ``top`` (rows x at least k, ranking order): the mean over
+    the relevant items found of (relevance so far / rank).
 
-    In torch, on the ranking's device: its cumsum is several times faster than numpy's.
+    ``top`` is bool relevance, or graded relevance (numbers of shared labels, see
+    :mod:`~hashbench.evaluation.graded`): then the "precision" at each relevant rank is its
+    ACG and this is DSRH's weighted AP@k. In torch, on the ranking's device: its cumsum is
+    several times faster than numpy's.
     """
-    relevant = top_relevant[:, :k]
-    hits = torch.cumsum(relevant, dim=1, dtype=torch.int32)
-    found = hits[:, -1].clone().cpu().numpy()
-    hits *= relevant
-    ranks = torch.arange(1, relevant.shape[1] + 1, device=hits.device, dtype=torch.float64)
-    precision_sums = torch.mv(hits.double(), 1.0 / ranks).cpu().numpy()
+    grades = top[:, :k]
+    relevant = grades if grades.dtype == torch.bool else grades > 0
+    gains = torch.cumsum(grades, dim=1, dtype=torch.int32)
+    found = relevant.sum(dim=1).cpu().numpy()
+    gains *= relevant
+    ranks = torch.arange(1, grades.shape[1] + 1, device=gains.device, dtype=torch.float64)
+    precision_sums = torch.mv(gains.double(), 1.0 / ranks).cpu().numpy()
     return np.divide(precision_sums, found, out=np.zeros(len(found)), where=found > 0)
 
 
-def precision_at(top_relevant: torch.Tensor, n: int) -> np.ndarray:
-    """Share of relevant items among the first n (n clipped to the ranked length)."""
-    n = min(n, top_relevant.shape[1])
-    return top_relevant[:, :n].sum(dim=1).cpu().numpy() / n
+def precision_at(top: torch.Tensor, n: int) -> np.ndarray:
+    """Mean relevance of the first n (n clipped to the ranked length): on bool relevance the
+    share of relevant items, on graded relevance DSRH's ACG@n."""
+    n = min(n, top.shape[1])
+    return top[:, :n].sum(dim=1).cpu().numpy() / n
 
 
 def precision_within_radius(

@@ -6,7 +6,7 @@ feed every metric:
 
 * ``top_columns``: each row's first ``length`` database indices in the order (distance,
   database index) -- ties broken by the index, stable and deterministic;
-* ``distance_counts``: per row and distance, how many items and how many relevant items.
+* ``distance_histogram``: per row, distance and relevance grade, how many items.
 
 On CPU nothing sorts a whole row. Distances take only ``bits + 1`` values, so each row's
 cut-off distance (exact, from the counts, or estimated from a column sample with a safety
@@ -28,36 +28,43 @@ _SAFETY_SIGMAS = 3.0
 _UINT32_KEYS_BELOW = 2**32
 
 
-def distance_counts(
-    distances: torch.Tensor, bias: int, relevant: torch.Tensor, bits: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """int64 (rows, bits + 1) counts of all items and of relevant items at each distance."""
+def distance_histogram(
+    distances: torch.Tensor, bias: int, grades: torch.Tensor, bits: int, levels: int
+) -> np.ndarray:
+    """int64 (rows, bits + 1, levels): per row, how many items lie at each distance with each
+    relevance grade (``grades``: bool, or uint8 below ``levels``; see
+    :meth:`~hashbench.evaluation.relevance.Relevance.grades`). Summed over grades it counts
+    all items per distance; over grades 1 and up, the relevant ones."""
+    shift = (levels - 1).bit_length()
     if distances.device.type == "cpu":
-        both = _pair_counts_numpy(distances.numpy(), bias, relevant.numpy(), bits)
+        counts = _histogram_numpy(distances.numpy(), bias, grades.numpy(), bits, shift)
     else:
-        both = _pair_counts_torch(distances, bias, relevant, bits)
-    both = both.reshape(distances.shape[0], bits + 1, 2).astype(np.int64)
-    return both.sum(axis=2), both[:, :, 1].copy()
+        counts = _histogram_torch(distances, bias, grades, bits, shift)
+    counts = counts.reshape(distances.shape[0], bits + 1, 1 << shift)
+    return counts[:, :, :levels].astype(np.int64)
 
 
-def _pair_counts_numpy(
-    distances: np.ndarray, bias: int, relevant: np.ndarray, bits: int
+def _histogram_numpy(
+    distances: np.ndarray, bias: int, grades: np.ndarray, bits: int, shift: int
 ) -> np.ndarray:
-    """Per row, counts of 2 * distance + relevant: both histograms in one pass."""
-    keys = (distances - np.int16(bias)).astype(np.uint8 if bits < 127 else np.uint16)
-    keys <<= 1
-    keys |= relevant
+    """Per row, counts of (distance << shift) | grade: every histogram in one pass."""
+    bins = (bits + 1) << shift
+    key_type = np.uint8 if bins <= 1 << 8 else np.uint16 if bins <= 1 << 16 else np.uint32
+    keys = (distances - np.int16(bias)).astype(key_type)
+    keys <<= shift
+    keys |= grades
     # Per-row bincounts of small unsigned keys are the fastest numpy histogram here.
-    return np.stack([np.bincount(row, minlength=2 * (bits + 1)) for row in keys])
+    return np.stack([np.bincount(row, minlength=bins) for row in keys])
 
 
-def _pair_counts_torch(
-    distances: torch.Tensor, bias: int, relevant: torch.Tensor, bits: int
+def _histogram_torch(
+    distances: torch.Tensor, bias: int, grades: torch.Tensor, bits: int, shift: int
 ) -> np.ndarray:
-    """As ``_pair_counts_numpy``, row offsets splitting one bincount of the whole chunk."""
+    """As ``_histogram_numpy``, row offsets splitting one bincount of the whole chunk."""
     rows = torch.arange(distances.shape[0], device=distances.device)[:, None] * (bits + 1)
-    keys = ((distances.long() - bias + rows) * 2 + relevant).flatten()
-    return torch.bincount(keys, minlength=2 * distances.shape[0] * (bits + 1)).cpu().numpy()
+    keys = (((distances.long() - bias + rows) << shift) + grades).flatten()
+    bins = (distances.shape[0] * (bits + 1)) << shift
+    return torch.bincount(keys, minlength=bins).cpu().numpy()
 
 
 def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:

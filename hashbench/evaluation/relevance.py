@@ -1,4 +1,5 @@
-"""Who is relevant to whom: a query and a database item are relevant when they share a label."""
+"""Who is relevant to whom: a query and a database item are relevant when they share a label;
+on multi-label data, how relevant: the number of labels they share (graded relevance)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,16 @@ def check_same_kind(query_labels: np.ndarray, database_labels: np.ndarray) -> No
         )
 
 
+#: Shared-label counts travel as uint8 (bf16 products hold them exactly up to 256).
+_MAX_SHARED = np.iinfo(np.uint8).max
+
+
 class Relevance:
-    """Relevance of query rows to database items, as bool tensors on one device."""
+    """Relevance of query rows to database items, as tensors on one device.
+
+    ``levels``: how many relevance grades there are, 0 (nothing shared) to ``levels - 1``: the
+    most labels a query and an item can share (2 for class ids: relevant or not).
+    """
 
     def __init__(
         self, query_labels: np.ndarray, database_labels: np.ndarray, device: torch.device
@@ -50,7 +59,14 @@ class Relevance:
         check_same_kind(query_labels, database_labels)
         self.device = device
         self.multi_label = query_labels.ndim == 2
+        self.levels = 2
         if self.multi_label:
+            most = min(int(query_labels.sum(axis=1).max()), int(database_labels.sum(axis=1).max()))
+            if most > _MAX_SHARED:
+                raise HashbenchError(
+                    f"items carry up to {most} labels; at most {_MAX_SHARED} are supported"
+                )
+            self.levels = most + 1
             # Items are relevant when the product of multi-hot rows is positive: exact for
             # 0/1 inputs with fp32 accumulation, even in reduced-precision matmul modes.
             dtype = torch.bfloat16 if device.type == "cpu" else torch.float32
@@ -70,6 +86,13 @@ class Relevance:
             return (self._query[start:stop] @ self._database) > 0
         return self._query[start:stop, None] == self._database[None, :]
 
+    def grades(self, start: int, stop: int) -> torch.Tensor:
+        """(rows, database size) graded relevance: uint8 numbers of shared labels for multi-hot
+        labels, the bool :meth:`block` for class ids (whose grades are 0 and 1)."""
+        if self.multi_label:
+            return (self._query[start:stop] @ self._database).to(torch.uint8)
+        return self.block(start, stop)
+
     def at(
         self,
         start: int,
@@ -77,10 +100,11 @@ class Relevance:
         columns: np.ndarray | torch.Tensor,
         block: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """bool (rows, n): relevance of row r to database item ``columns[r, i]``.
+        """(rows, n): relevance of row r to database item ``columns[r, i]``, bool.
 
         ``columns`` is a numpy array on CPU (numpy gathers a few times faster than torch
-        there), a tensor on CUDA. ``block``: this chunk's :meth:`block`, if already at hand.
+        there), a tensor on CUDA. ``block``: this chunk's :meth:`block`, if already at hand;
+        given its :meth:`grades` instead, the grades are gathered.
         """
         if self.multi_label and block is None:
             block = self.block(start, stop)
