@@ -30,7 +30,13 @@ from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose
 from hashbench.reporting.gallery import Ranking, query_rows_of, rank, sample_queries
 from hashbench.reporting.runs import Run, collect_runs
 from hashbench.reporting.significance import per_query, ranks_resolved, summarise_runs
-from hashbench.reporting.tables import compare_with_paper, method_rank, protocol_rank, render
+from hashbench.reporting.tables import (
+    compare_with_paper,
+    method_rank,
+    metric_key,
+    protocol_rank,
+    render,
+)
 
 GALLERY_QUERIES = 5
 GALLERY_DEPTH = 10
@@ -71,16 +77,28 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
     sizes = ", ".join(f"{k} {v:,}" for k, v in first["splits"]["sizes"].items())
     topk = first["protocol"]["topk"]
     yield f'<h2 id="{page.escape(protocol)}">Protocol {page.escape(protocol)}</h2>'
+    headline = _headline(records)
     yield (
         f"<p>Data set <code>{page.escape(first['dataset']['name'])}</code>; splits: "
         f"{page.escape(sizes)}; mAP@{page.escape('all' if topk is None else topk)}, relevance "
-        f"{page.escape(first['protocol']['relevance'])}.</p>"
+        f"{page.escape(first['protocol']['relevance'])}; headline metrics: "
+        f"{page.escape(', '.join(headline))}.</p>"
     )
-    summary = summarise_runs(runs)
-    if options.compare_paper:
-        summary = compare_with_paper(summary)
-    yield "<h3>Comparison</h3>" + render(summary, "html")
-    yield f"<p>{page.escape(ranks_resolved(summary, protocol))}</p>"
+    for metric in headline:
+        scored = [run for run in runs if metric in run.record["metrics"]]
+        yield f"<h3>Comparison: {page.escape(metric)}</h3>"
+        if len(scored) < len(runs):
+            yield (
+                f'<p class="note">{len(runs) - len(scored)} run(s) have no {page.escape(metric)}'
+                " (recorded before the protocol named it): re-run them with --force.</p>"
+            )
+        if not scored:
+            continue
+        summary = summarise_runs(scored, metric)
+        if options.compare_paper:
+            summary = compare_with_paper(summary)
+        yield render(summary, "html")
+        yield f"<p>{page.escape(ranks_resolved(summary, protocol))}</p>"
     bits = options.bits or _usual_bits(runs)
     defaults = [record for record in records if not variant(record)]
     variants = [record for record in records if variant(record)]
@@ -95,6 +113,17 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
     yield from _costs(runs)
     yield "<h3>Runs</h3>"
     yield from _runs(runs)
+
+
+def _headline(records: list[dict[str, Any]]) -> list[str]:
+    """The metric keys the protocol's records name as headline (before protocols named
+    them: mAP@K alone), in their order."""
+    keys = [
+        metric_key(record, metric)
+        for record in records
+        for metric in record["protocol"].get("metrics", ["map"])
+    ]
+    return list(dict.fromkeys(keys))
 
 
 def _usual_bits(runs: list[Run]) -> int:
@@ -426,6 +455,12 @@ def _reading_notes() -> str:
         f"α = {ALPHA}), ? one it could not test. Each seed draws its own queries, so only "
         "runs of one seed are paired, pooled over the seeds both cells have. Variants (runs "
         "with settings other than today's defaults) are a table and figures of their own."
+        "</li>"
+        "<li>On multi-label protocols a query and an item are graded by the number of labels "
+        "they share, r (DSRH, Zhao et al., CVPR 2015): ACG@N is the mean r of the first N "
+        "(chance is the database's mean r, not 0), NDCG@N the DCG@N with gains 2^r − 1 and "
+        "discounts log2(1 + i) over that of the database sorted by r, weighted mAP (wap) AP "
+        "with ACG in place of precision; the _tie forms average over the orders within ties."
         "</li>"
         "<li>Ones per bit: 0.5 is a balanced bit, 0 or 1 a constant (wasted) one. Mean |corr|: "
         "the mean absolute correlation between pairs of bits (0: independent). Distinct codes "
