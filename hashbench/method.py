@@ -133,6 +133,18 @@ class HashingMethod(ABC):
         return {name: getattr(self, name) for name in self.param_names()}
 
     @classmethod
+    def default_params(cls, bits: int) -> dict[str, Any]:
+        """What ``get_params`` of ``cls(bits=bits)`` gives, from the declarations alone: the
+        registry lists a method, and tables tell its variants, without importing its module
+        (:mod:`hashbench.declarations`), so ``__init__`` only stores its arguments."""
+        signature = inspect.signature(cls.__init__).parameters
+        return {
+            name: bits if name == "bits" else signature[name].default
+            for name in cls.param_names()
+            if name in signature
+        }
+
+    @classmethod
     def check_dimension(cls, bits: int, dimension: int) -> None:
         """Refuse more bits than the features have dimensions where the method codes one bit
         per dimension at most."""

@@ -74,7 +74,10 @@ class CSQ(DeepHashingMethod):
     """Binary cross-entropy of each output to its class's hash centre, plus quantisation.
 
     Centres are rows of a Hadamard matrix, or random well-separated codes.
-    ``q_lambda``: the quantisation term's weight (1e-4, as both codes). The record's report
+    ``q_lambda``: the quantisation term's weight, 1e-4 as DeepHash-pytorch's CSQ.py (and the
+    authors' AlexNet setting at 64 bits on ImageNet; their README uses 1e-3 for AlexNet at
+    16/32 bits and on NUS-WIDE, and 0.05 with ResNet-50, whose hash layer there is a 3-layer
+    MLP; hashbench's head is one linear layer, as DeepHash-pytorch's). The record's report
     says which kind of centres the run used.
     """
 

@@ -1,8 +1,13 @@
 """DCH: deep Cauchy hashing (Cao, Long, Liu, Wang, CVPR 2018).
 
 Paper: CVPR 2018, pp. 1229-1237 (openaccess.thecvf.com, Cao_Deep_Cauchy_Hashing).
-Authors' code: thuml/DeepHash (TensorFlow, DCH); the usual re-implementation:
-swuxyj/DeepHash-pytorch (DCH.py), whose loss this follows term by term.
+Authors' code: thulab/DeepHash (TensorFlow, DeepHash/model/dch/dch.py); the usual
+re-implementation: swuxyj/DeepHash-pytorch (DCH.py), whose loss this follows term by term: the
+paper's equations 6-9. The authors' code departs from them: its distance is the squared
+Euclidean distance of the tanh outputs (plus 0.001; the cosine form is an unused branch), only
+similar pairs are reweighted (by all / similar pairs; dissimilar pairs weigh 1), each item's
+pair with itself is masked out, and its quantiser is lambda mean((|u| - 1)^2) with lambda 0 by
+default (train_val_script.py). hashbench keeps the paper's (and DeepHash-pytorch's) form.
 """
 
 from __future__ import annotations

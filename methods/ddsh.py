@@ -79,8 +79,8 @@ def update_sampled_codes(
 
 
 def ddsh_loss(u: torch.Tensor, sampled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The network step's ||K S_{j,Omega} - u_j B_Omega^T||^2, as a mean over its entries
-    (trainDDSH.m's gradient, with B_Omega fixed)."""
+    """The network step's ||K S_{j,Omega} - u_j B_Omega^T||^2 (trainDDSH.m's objective, with
+    B_Omega fixed), as a mean over its entries."""
     return (u @ sampled.T - targets).pow(2).mean()
 
 
@@ -155,7 +155,13 @@ class DDSH(DeepHashingMethod):
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         self.codes_[indices] = signs(codes.detach())
-        return ddsh_loss(codes, self.codes_[self.omega_], self.targets_[indices])
+        loss = ddsh_loss(codes, self.codes_[self.omega_], self.targets_[indices])
+        if self.preset == "paper":
+            # trainDDSH.m divides the batch's summed gradient by batch x |Gamma| (update_net,
+            # 128 x 4,900 on CIFAR-10), not by batch x |Omega| as the mean does: its learning
+            # rates are for that step. (Under scratch the rate is swept: the mean keeps it.)
+            loss = loss * len(self.omega_) / (context.n - len(self.omega_))
+        return loss
 
     def training_state(self) -> dict[str, torch.Tensor]:
         return {"codes": self.codes_, "omega": self.omega_}

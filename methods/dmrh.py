@@ -55,6 +55,8 @@ class DMRH(BankedHashingMethod):
     # default (0.1, the best of a sweep against the training items, ran before:
     # results/superseded/).
     scratch_recipe = {"lr": 0.2}
+    # The bank where ``bank`` is null: the authors' under ``paper``, in-batch pairs otherwise.
+    preset_parameters = {"scratch": {"bank": False}, "paper": {"bank": True}}
     # The authors' train.py (WoodsChou/DMRH): SGD at 0.1 without momentum, weight decay 1e-5,
     # batch 32, 9 epochs with the rate x0.1 every 3 (its config's 150 epochs / 50 are
     # overridden in train.py), gradients clipped to norm 1, the bank, eta 0.02; queries and
@@ -93,7 +95,7 @@ class DMRH(BankedHashingMethod):
         super().__init__(bits, seed, **training)
         self.regions = regions
         self.eta = eta
-        self.bank = self.preset == "paper" if bank is None else bank
+        self.bank = self.preset_value(self.preset, "bank", bank)
         self.own_warm_start = own_warm_start
 
     def grid(self) -> int:

@@ -29,10 +29,12 @@ def continuation_beta(epoch: int, stage_epochs: int) -> float:
 class HashNet(DeepHashingMethod):
     """Balanced pairwise logistic loss on tanh(beta z), beta raised by continuation.
 
-    ``alpha``: the sigmoid's scale of u_i^T u_j; null means 10 / K as thuml/HashNet's
-    ``sigmoid_param``. ``stage_epochs``: epochs per continuation stage (beta = sqrt(stage+1));
-    null: 3 under ``scratch`` (seven stages in its 20 epochs), 20 under ``paper``
-    (DeepHash-pytorch's ``step_continuation``). Pairs are the batch's own, as both codes do.
+    ``alpha``: the sigmoid's scale of u_i^T u_j; null: 10 / K under ``scratch``, as
+    thuml/HashNet's ``sigmoid_param``, and 0.1 under ``paper``, whose optimiser, batch and
+    continuation are DeepHash-pytorch's HashNet.py, as its alpha. ``stage_epochs``: epochs per
+    continuation stage (beta = sqrt(stage+1)); null: 3 under ``scratch`` (seven stages in its 20
+    epochs), 20 under ``paper`` (DeepHash-pytorch's ``step_continuation``). Pairs are the
+    batch's own, as DeepHash-pytorch's (thuml's pairs two loaders' batches of 36).
     """
 
     # The first recipe's sweep (results/sweep/, 48 bits, width 0.5, seed 0, validated against the
@@ -72,5 +74,7 @@ class HashNet(DeepHashingMethod):
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         labels = context.labels[indices]
-        alpha = 10 / self.bits if self.alpha is None else self.alpha
+        alpha = self.alpha
+        if alpha is None:
+            alpha = 0.1 if self.preset == "paper" else 10 / self.bits
         return balanced_likelihood(codes, codes, similarity(labels, labels), alpha)

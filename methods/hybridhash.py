@@ -13,6 +13,7 @@ import torch
 
 from hashbench.constraints import Integer, ListOf, Nullable, Real
 from hashbench.deep.hooks import TrainingContext
+from hashbench.deep.hybridhash_shape import check_shape
 from hashbench.deep.losses import balanced_likelihood, similarity
 from hashbench.deep.method import BankedHashingMethod
 from hashbench.deep.recipes import RMSPROP_REFERENCE
@@ -25,10 +26,10 @@ from hashbench.registry import register_method
 #: narrower, shallower levels (3.5 M; 237 training images/s on this project's 2-core Xeon in
 #: fp32, where 2 x 2-pixel patches ran at 31).
 SHAPES: dict[str, dict[str, Any]] = {
-    "paper": {"image_size": 224, "patch_size": 4, "embed_dims": (128, 256, 512),
-              "num_heads": (4, 8, 16), "depths": (2, 2, 15), "drop_path_rate": 0.5},
-    "scratch": {"image_size": 32, "patch_size": 4, "embed_dims": (64, 128, 256),
-                "num_heads": (2, 4, 8), "depths": (2, 2, 2), "drop_path_rate": 0.1},
+    "paper": {"image_size": 224, "patch_size": 4, "embed_dims": [128, 256, 512],
+              "num_heads": [4, 8, 16], "depths": [2, 2, 15], "drop_path_rate": 0.5},
+    "scratch": {"image_size": 32, "patch_size": 4, "embed_dims": [64, 128, 256],
+                "num_heads": [2, 4, 8], "depths": [2, 2, 2], "drop_path_rate": 0.1},
 }  # fmt: skip
 
 
@@ -45,6 +46,7 @@ class HybridHash(BankedHashingMethod):
     """
 
     squash = True
+    preset_parameters = SHAPES
     # A transformer from scratch trains under AdamW with weight decay 0.05, as NesT and DeiT
     # do, not under the CNNs' SGD: in 10-epoch warm-start trials (protocol cifar10, seed 0,
     # validation accuracy) SGD at 0.05 reached 0.46 and AdamW 0.51 at 2e-3, 0.44 at 4e-3;
@@ -98,7 +100,6 @@ class HybridHash(BankedHashingMethod):
     ) -> None:
         super().__init__(bits, seed, **training)
         self.alpha = alpha
-        shape = SHAPES["paper" if self.preset == "paper" else "scratch"]
         given = {
             "image_size": image_size,
             "patch_size": patch_size,
@@ -108,15 +109,12 @@ class HybridHash(BankedHashingMethod):
             "drop_path_rate": drop_path_rate,
         }
         for name, value in given.items():
-            value = shape[name] if value is None else value
-            setattr(self, name, list(value) if isinstance(value, (tuple, list)) else value)
+            setattr(self, name, self.preset_value(self.preset, name, value))
         if self.backbone != "hybridhash":
             raise HashbenchError(
                 f"hybridhash builds its own network; leave backbone at hybridhash, not "
                 f"{self.backbone!r}"
             )
-        from hashbench.deep.hybridhash_network import check_shape  # imports timm: lazily
-
         check_shape(self.image_size, self.patch_size, self.embed_dims, self.num_heads, self.depths)
 
     def network_options(self) -> dict[str, Any]:

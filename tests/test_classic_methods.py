@@ -75,16 +75,43 @@ def test_scaled_features_have_unit_neighbour_distance_and_zero_mean() -> None:
     assert neighbour_distance(scaled, np.random.default_rng(1)) == pytest.approx(1, rel=1e-5)
 
 
-def test_principal_directions_are_the_top_eigenvectors_with_a_fixed_sign() -> None:
-    centred = gaussian_subset().inputs - gaussian_subset().inputs.mean(axis=0)
-    directions = principal_directions(centred, 5)
-    np.testing.assert_allclose(directions.T @ directions, np.eye(5), atol=1e-5)
-    _, singular, right_t = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    for k in range(5):  # same direction up to sign, then the largest entry is positive
-        assert abs(directions[:, k] @ right_t[k]) == pytest.approx(1, abs=1e-5)
-        assert directions[np.abs(directions[:, k]).argmax(), k] > 0
+def covariance_directions(centred: np.ndarray, count: int) -> np.ndarray:
+    """PCA as hashbench computed it before, by brute force: every eigenvector of the d x d
+    covariance in float64, the top ``count``, each signed so its largest entry is positive."""
+    _, vectors = np.linalg.eigh(centred.astype(np.float64).T @ centred.astype(np.float64))
+    top = vectors[:, ::-1][:, :count]
+    return top * np.sign(top[np.abs(top).argmax(axis=0), np.arange(count)])
+
+
+@pytest.mark.parametrize(
+    ("items", "features", "count"),
+    [(300, 16, 5), (40, 300, 10), (40, 300, 39), (60, 60, 20)],  # n > d, n < d, n = d
+)
+def test_principal_directions_are_the_top_eigenvectors_with_a_fixed_sign(
+    items: int, features: int, count: int
+) -> None:
+    rng = np.random.default_rng(items + features)
+    spread = np.geomspace(4, 0.1, features)  # distinct variances, so each direction is one
+    inputs = (rng.standard_normal((items, features)) * spread).astype(np.float32)
+    centred = inputs - inputs.mean(axis=0)
+    directions = principal_directions(centred, count)
+    assert directions.shape == (features, count) and directions.dtype == np.float32
+    np.testing.assert_allclose(directions.T @ directions, np.eye(count), atol=1e-5)
+    np.testing.assert_allclose(directions, covariance_directions(centred, count), atol=1e-5)
+    _, singular, _ = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
     variances = ((centred @ directions) ** 2).sum(axis=0)
-    np.testing.assert_allclose(variances, singular[:5] ** 2, rtol=1e-4)
+    np.testing.assert_allclose(variances, singular[:count] ** 2, rtol=1e-4)
+
+
+def test_principal_directions_of_data_with_fewer_independent_directions_than_asked() -> None:
+    # 30 items spanning 4 directions of 200 features: beyond the 4th, any orthonormal basis
+    # of the rest will do, as the covariance's eigenvectors give one.
+    rng = np.random.default_rng(3)
+    inputs = (rng.standard_normal((30, 4)) @ rng.standard_normal((4, 200))).astype(np.float32)
+    centred = inputs - inputs.mean(axis=0)
+    directions = principal_directions(centred, 10)
+    np.testing.assert_allclose(directions.T @ directions, np.eye(10), atol=1e-5)
+    np.testing.assert_allclose(directions[:, :3], covariance_directions(centred, 3), atol=1e-5)
 
 
 # -- LSH and SKLSH: collision probabilities ------------------------------------------------

@@ -72,6 +72,60 @@ def test_saved_codes_re_evaluate_to_the_recorded_number(
     assert json.loads(stdout)["metrics"]["map@all"] == pytest.approx(recorded, abs=1e-12)
 
 
+def table_rows(markdown: str) -> list[str]:
+    """The method column of a Markdown table's body."""
+    return [line.split("|")[1].strip() for line in markdown.splitlines() if line.startswith("| ")]
+
+
+def test_a_run_writes_into_the_users_own_folder_and_prints_what_it_ran(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()  # a clone's curated results
+    status, _, _ = run_cli(capsys, "run", "--methods", "itq", "--bits", "16")
+    assert status == 0
+    status, stdout, _ = run_cli(capsys, "run", "--methods", "lsh", "--bits", "16,32")
+    assert status == 0
+    own = tmp_path / "hashbench-results"
+    assert len(list((own / "records" / "digits").glob("*.json"))) == 3
+    assert not any((tmp_path / "results").iterdir())
+    # It prints the runs it was asked for; the folder's table keeps every run.
+    assert table_rows(stdout)[1:] == ["LSH"]
+    assert "digits 16 bits | digits 32 bits |" in stdout
+    assert table_rows((own / "table.md").read_text())[1:] == ["LSH", "ITQ"]
+    assert "records in hashbench-results/records" in stdout
+
+
+def test_non_deep_methods_take_the_data_sets_literature_feature_unless_told(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    for part, count in (("train", 12), ("test", 4)):
+        for label in ("cat", "dog"):
+            (folder / part / label).mkdir(parents=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / part / label / f"{index}.png")
+    tiny = [f"dpsh.{setting}" for setting in ("width=0.125", "warm_start_epochs=0", "epochs=1")]
+
+    def features(*args: str) -> dict[str, str | None]:
+        out = tmp_path / "results" / str(len(args))
+        status, _, err = run_cli(capsys, "run", *args, "--results", str(out))
+        assert status == 0, err
+        return {
+            record["method"]: record["config"]["feature"]
+            for record in map(json.loads, map(Path.read_text, out.rglob("records/*/*.json")))
+        }
+
+    sets = [part for setting in tiny for part in ("--set", setting)]
+    mission = ["--methods", "dpsh,itq", "--dataset", str(folder), "--bits", "8", *sets]
+    assert features(*mission) == {"dpsh": None, "itq": "gist"}
+    assert features(*mission, "--feature", "pixels") == {"dpsh": None, "itq": "pixels"}
+    assert features("--methods", "itq", "--bits", "8") == {"itq": "pixels"}  # digits
+
+
 @pytest.fixture
 def corrupt_folder(tmp_path: Path) -> Path:
     root = tmp_path / "corrupt"

@@ -14,7 +14,7 @@ from hashbench.cli import main
 from hashbench.evaluation.codes_file import load_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.evaluation.inference import bootstrap_interval, sign_flip_test
-from hashbench.experiment.records import codes_path
+from hashbench.records import codes_path
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,15 @@ def test_input_of_base_plus_stride_times_n_minus_1_gives_n_by_n_regions(name: st
     backbone = get_backbone(name)
     trunk = backbone.build(WIDTHS[name], None).eval()
     for regions in (1, 2, 3):
-        side = backbone.base + backbone.stride * (regions - 1)
+        side = backbone.spec.base + backbone.spec.stride * (regions - 1)
         with torch.no_grad():
             features = trunk(torch.zeros(1, 3, side, side))
         assert features.shape == (1, trunk.out_channels, regions, regions), (name, side)
 
 
 def test_published_geometry() -> None:
-    assert get_backbone("cnnf").input_size(3) == 192 + 32 * 3  # the DMRH paper's rule
-    assert get_backbone("airbench").input_size(1) == 32
+    assert get_backbone("cnnf").spec.input_size(3) == 192 + 32 * 3  # the DMRH paper's rule
+    assert get_backbone("airbench").spec.input_size(1) == 32
 
 
 def test_network_resizes_any_image_to_its_input_on_the_fly() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,8 +14,7 @@ import torch
 
 from hashbench import HashbenchError, create_method
 from hashbench.deep.losses import balance_weights, balanced_likelihood, similarity
-from hashbench.deep.recipes import resolve
-from hashbench.experiment.records import config_hash
+from hashbench.deep.recipes import learning_rate, resolve
 from hashbench.methods.csq import centre_targets, csq_loss, hash_centres
 from hashbench.methods.dch import dch_loss
 from hashbench.methods.ddsh import (
@@ -25,6 +25,7 @@ from hashbench.methods.ddsh import (
 )
 from hashbench.methods.dsdh import classifier_weights, discrete_objective, update_codes
 from hashbench.methods.hashnet import continuation_beta
+from hashbench.records import config_hash
 
 B, K = 6, 4
 
@@ -300,3 +301,64 @@ def test_added_settings_keep_older_records_names_at_their_old_value(
     with_old = {**config, "params": {"lr": 0.05, name: old}}
     with_new = {**config, "params": {"lr": 0.05, name: new}}
     assert config_hash(with_old) == config_hash(config) != config_hash(with_new)
+
+
+# --- what each paper preset takes from its reference code ------------------------------------
+
+
+def test_hashnet_takes_its_presets_alpha_10_over_k_from_thuml_and_0_1_from_deephash_pytorch(
+    batch, tmp_path
+) -> None:
+    u, s = batch
+    labels = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]])
+    context = SimpleNamespace(labels=labels.double())
+    weights = tmp_path / "imagenet-vgg-f.mat"
+    weights.touch()
+    presets = {"scratch": {}, "paper": {"preset": "paper", "weights": weights}}
+    for preset, alpha in (("scratch", 10 / K), ("paper", 0.1)):
+        method = create_method("hashnet", bits=K, **presets[preset])
+        loss = method.batch_loss(context, u, torch.arange(B))
+        # (its similarities and weights in float32, as in training)
+        assert float(loss) == pytest.approx(float(balanced_likelihood(u, u, s, alpha)), rel=1e-6)
+
+
+def test_ddsh_paper_preset_divides_the_summed_loss_by_batch_times_gamma_as_trainddsh_m(
+    batch, tmp_path
+) -> None:
+    u = batch[0].float()  # the training dtype: the batch's codes are stored in the code table
+    weights = tmp_path / "imagenet-vgg-f.mat"
+    weights.touch()
+    n, omega = 20, torch.tensor([10, 14, 17])  # Omega: none of the batch (Gamma) items
+    sampled = torch.tensor([[1.0, -1, 1, 1], [-1, -1, 1, -1], [1, 1, 1, -1]])
+    targets = torch.full((n, 3), -0.5 * K)
+    targets[::2] = K
+    indices = torch.arange(B)
+    summed = sum(
+        (sum(float(u[i, k]) * float(sampled[j, k]) for k in range(K)) - float(targets[i, j])) ** 2
+        for i in range(B)
+        for j in range(3)
+    )
+    expected = {"scratch": summed / (B * 3), "paper": summed / (B * (n - 3))}
+    for preset, extra in (("scratch", {}), ("paper", {"preset": "paper", "weights": weights})):
+        method = create_method("ddsh", bits=K, **extra)
+        method.codes_ = torch.zeros(n, K)
+        method.codes_[omega] = sampled
+        method.omega_, method.targets_ = omega, targets
+        loss = method.batch_loss(SimpleNamespace(n=n), u, indices)
+        assert float(loss) == pytest.approx(expected[preset], rel=1e-6)
+
+
+def test_dmrh_paper_preset_is_the_authors_train_py(tmp_path) -> None:
+    weights = tmp_path / "imagenet-vgg-f.mat"
+    weights.touch()
+    method = create_method("dmrh", bits=48, preset="paper", weights=weights)
+    recipe = method.recipe()
+    assert (recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay) == (
+        "sgd", 0.1, 0.0, 1e-5,
+    )  # fmt: skip
+    assert (recipe.batch_size, recipe.epochs, recipe.clip_grad_norm) == (32, 9, 1.0)
+    assert method.bank and method.eta == 0.02 and recipe.warm_start_epochs == 0
+    rates = [learning_rate(recipe, recipe.lr, 9, epoch, 0.5) for epoch in range(9)]
+    assert rates == pytest.approx([0.1] * 3 + [0.01] * 3 + [0.001] * 3)  # x0.1 every 3
+    scratch = create_method("dmrh", bits=48)
+    assert not scratch.bank and scratch.recipe().clip_grad_norm is None

@@ -12,8 +12,8 @@ import torch
 from test_evaluation import distances, ranked
 
 from hashbench.errors import HashbenchError
+from hashbench.evaluation import cuda, ranking
 from hashbench.evaluation import evaluator as evaluation
-from hashbench.evaluation import ranking
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.evaluation.hamming import HammingDistances
 from hashbench.evaluation.relevance import Relevance
@@ -214,25 +214,35 @@ def test_single_label_data_has_no_graded_metrics_and_multi_label_names_follow_de
     }  # fmt: skip
 
 
-def test_histogram_code_of_cuda_agrees_with_the_cpu_path() -> None:
-    # The CUDA path's torch code runs on CPU tensors too; it must count identically.
+def test_grades_and_histogram_match_brute_force_on_both_paths() -> None:
+    # The CUDA path's torch code runs on CPU tensors too; it must grade and count identically.
     queries, database, query_labels, database_labels = multi_label_problem(8, 9, 300, 10)
-    hamming = HammingDistances(queries, database, torch.device("cpu"))
-    biased = hamming(0, len(queries))
-    relevance = Relevance(query_labels, database_labels, torch.device("cpu"))
-    grades = relevance.grades(0, len(queries))
+    here, rows = torch.device("cpu"), len(queries)
+    relevance = Relevance(query_labels, database_labels)
+    on_cuda_path = cuda.Relevance(query_labels, database_labels, here)
+    assert relevance.levels == on_cuda_path.levels
+    grades = relevance.grades(0, rows)
     expected = query_labels.astype(np.int64) @ database_labels.T.astype(np.int64)
-    np.testing.assert_array_equal(grades.numpy(), expected)
-    shift = (relevance.levels - 1).bit_length()
-    on_numpy = ranking._histogram_numpy(biased.numpy(), hamming.bias, grades.numpy(), 10, shift)
-    on_torch = ranking._histogram_torch(biased - hamming.bias, 0, grades, 10, shift)
-    np.testing.assert_array_equal(on_numpy.ravel(), on_torch)
-    histogram = ranking.distance_histogram(biased, hamming.bias, grades, 10, relevance.levels)
-    d = np.array([distances(q, database) for q in queries])
-    for row in range(len(queries)):
-        for distance, grade in [(3, 0), (5, 1), (6, 2)]:
-            count = np.sum((d[row] == distance) & (expected[row] == grade))
-            assert histogram[row, distance, grade] == count
+    np.testing.assert_array_equal(grades, expected)
+    np.testing.assert_array_equal(on_cuda_path.grades(0, rows).numpy(), expected)
+    d = HammingDistances(queries, database)(0, rows)
+    histogram = ranking.distance_histogram(d, grades, 10, relevance.levels)
+    on_torch = cuda.HammingDistances(queries, database, here)(0, rows)
+    np.testing.assert_array_equal(
+        histogram,
+        cuda.distance_histogram(on_torch, torch.from_numpy(grades), 10, relevance.levels),
+    )
+    brute = np.array([distances(q, database) for q in queries])
+    for distance, grade in itertools.product(range(11), range(relevance.levels)):
+        count = ((brute == distance) & (expected == grade)).sum(axis=1)
+        np.testing.assert_array_equal(histogram[:, distance, grade], count)
+    columns = ranking.top_columns(d, 10, 50)
+    top = relevance.at(0, rows, columns, grades)
+    np.testing.assert_array_equal(top, np.take_along_axis(expected, columns.astype(np.int64), 1))
+    torch_columns = torch.from_numpy(columns.astype(np.int64))
+    np.testing.assert_array_equal(
+        on_cuda_path.at(0, rows, torch_columns, on_cuda_path.grades(0, rows)), top
+    )
 
 
 def test_too_many_labels_per_item_are_one_clear_error() -> None:

@@ -258,7 +258,7 @@ def test_slurm_without_a_cluster_is_one_clear_line(
 
 
 def test_a_run_name_gives_back_its_method_bits_and_seed(tmp_path: Path) -> None:
-    from hashbench.experiment.records import record_path, run_of
+    from hashbench.records import record_path, run_of
 
     config = {"method": "my-method", "bits": 48, "seed": 2, "protocol": "p", "params": {}}
     assert run_of(record_path(tmp_path, config).stem, "a record") == ("my-method", 48, 2)

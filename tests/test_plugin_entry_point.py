@@ -10,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fixtures.imports import heavy, imported_modules
+
+REPO = Path(__file__).resolve().parents[1]
 
 PLUGIN_MODULE = '''
 """A one-file third-party method: the sign of the first ``bits`` centred features."""
@@ -42,26 +45,25 @@ requires = ["setuptools>=64"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "hashbench-firstbits"
+name = "hashbench-{method}"
 version = "0.1"
 dependencies = []
 
 [project.entry-points."hashbench.methods"]
-firstbits = "hashbench_firstbits:FirstBits"
+{method} = "hashbench_{method}:{cls}"
 
 [tool.setuptools]
-py-modules = ["hashbench_firstbits"]
+py-modules = ["hashbench_{method}"]
 """
 
 
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Builds and installs the plugin package into a private folder put on PYTHONPATH."""
-    root = tmp_path_factory.mktemp("plugin")
+def installed(root: Path, method: str, cls: str, module: str) -> Path:
+    """Builds the one-module package ``hashbench-<method>`` declaring ``method`` as its entry
+    point and installs it into a private folder, returned, to put on PYTHONPATH."""
     source = root / "src"
     source.mkdir()
-    (source / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
-    (source / "hashbench_firstbits.py").write_text(textwrap.dedent(PLUGIN_MODULE))
+    (source / "pyproject.toml").write_text(PYPROJECT.format(method=method, cls=cls))
+    (source / f"hashbench_{method}.py").write_text(module)
     site = root / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -69,6 +71,12 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True,
     )  # fmt: skip
     return site
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    module = textwrap.dedent(PLUGIN_MODULE)
+    return installed(tmp_path_factory.mktemp("plugin"), "firstbits", "FirstBits", module)
 
 
 def hashbench(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -159,3 +167,96 @@ def test_plugin_that_fails_to_import_is_named(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "broken-plugin" in result.stderr and "no_such_module" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- a deep method in one file: the README's example, installed as a package ---------------
+
+
+def readme_block(marker: str) -> str:
+    """The README's Python block that contains ``marker``."""
+    blocks = (REPO / "README.md").read_text(encoding="utf-8").split("```python\n")[1:]
+    return next(block.split("```")[0] for block in blocks if marker in block)
+
+
+@pytest.fixture(scope="module")
+def deep_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's GreedyHash-style method, built and installed into a private folder."""
+    module = readme_block("class GreedyHash(DeepHashingMethod)")
+    return installed(tmp_path_factory.mktemp("deep-plugin"), "greedyhash", "GreedyHash", module)
+
+
+def test_deep_plugin_is_listed_with_its_recipe_without_importing_torch(
+    deep_plugin_site: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(deep_plugin_site)}
+    result, modules = imported_modules(
+        "-m", "hashbench", "list", "greedyhash", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[package hashbench-greedyhash]" in result.stdout.splitlines()[0]
+    shown = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[3:]}
+    assert (shown["alpha"], shown["lr"], shown["preset"]) == ("0.1", "0.01", '"scratch"')
+    assert heavy(modules) == []
+
+
+#: Fits the installed method on digits and reports what became of its classifier.
+TRAIN_AND_WATCH = """
+import json, sys
+from pathlib import Path
+import numpy as np, torch
+from hashbench.data.loading import load_dataset
+from hashbench.method import Subset
+from hashbench.registry import get_method
+
+
+class Watched(get_method("greedyhash")):
+    def hashing_modules(self, context):
+        modules = super().hashing_modules(context)
+        self.initial_ = modules["classifier"].weight.detach().clone()
+        return modules
+
+
+digits = load_dataset("digits")
+train, validation = np.arange(0, 1200), np.arange(1200, 1400)
+method = Watched(bits=8, width=0.125, warm_start_epochs=0, epochs=2, batch_size=128)
+method.workspace = Path(sys.argv[1])
+method.fit(*(Subset(i, digits.images[i], digits.labels[i]) for i in (train, validation)))
+saved = torch.load(method.workspace / "checkpoint.pt", weights_only=True)["modules"]
+print(json.dumps({
+    "trained": not torch.equal(method.initial_, method.classifier_.weight.detach()),
+    "saved_trained": not torch.equal(method.initial_, saved["classifier"]["weight"]),
+    "saved_shape": list(saved["classifier"]["weight"].shape),
+    "parameters": method.report_["parameters"],
+}))
+"""
+
+
+def test_deep_plugin_trains_its_own_module_with_the_network(
+    deep_plugin_site: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(deep_plugin_site)}
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_AND_WATCH, str(tmp_path / "workspace")],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["trained"]  # in the optimiser: its weights moved
+    assert outcome["saved_trained"] and outcome["saved_shape"] == [10, 8]  # in the checkpoint
+    assert outcome["parameters"]["classifier"] == 8 * 10 + 10
+    assert outcome["parameters"]["network"] > 0
+
+
+def test_deep_plugin_runs_through_hashbench_run(deep_plugin_site: Path, tmp_path: Path) -> None:
+    small = ("width=0.125", "warm_start_epochs=0", "epochs=1")
+    result = hashbench(
+        deep_plugin_site, "run", "--methods", "greedyhash", "--dataset", "digits", "--bits", "8",
+        *(part for setting in small for part in ("--set", f"greedyhash.{setting}")),
+        "--results", str(tmp_path / "results"), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (record,) = (tmp_path / "results" / "records").rglob("greedyhash-8bits-*.json")
+    record = json.loads(record.read_text())
+    assert record["method_origin"] == "hashbench_greedyhash"
+    assert record["report"]["parameters"]["classifier"] == 8 * 10 + 10
+    assert 0.0 < record["metrics"]["map@all"] <= 1.0

@@ -3,6 +3,7 @@ and validation against the training items where its database is the training set
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hashbench import HashbenchError
 from hashbench.cli import main
 from hashbench.deep.recipes import protocol_settings
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 from hashbench.splits.protocol import load_protocol
 
 TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}
@@ -67,3 +68,18 @@ def test_a_run_records_what_its_protocol_set_and_counts_it_as_default(
     assert set(variant(record)) == set(tiny)  # the protocol's settings are not departures
     epochs = [e for e in record["history"] if e["phase"] == "hashing"]
     assert epochs and all("val_map" in e for e in epochs)
+
+
+def test_the_recipe_table_is_left_out_of_the_protocols_checksum(tmp_path: Path) -> None:
+    digits = Path(load_protocol("digits").source).read_bytes()
+    assert load_protocol("digits").checksum == hashlib.sha256(digits).hexdigest()
+    checksums = set()
+    for budget in ("epoch_size = 64\n", "epoch_size = 128\nval_database_size = 50\n"):
+        path = tmp_path / "digits.toml"
+        path.write_bytes(digits + b"\n[recipe]\n" + budget.encode())
+        protocol = load_protocol(str(path))
+        assert protocol.recipe["epoch_size"] in (64, 128)
+        checksums.add(protocol.checksum)
+    assert checksums == {hashlib.sha256(digits + b"\n").hexdigest()}  # the budget: not in it
+    path.write_bytes(digits.replace(b"per_class = 30", b"per_class = 20") + b"\n[recipe]\n")
+    assert load_protocol(str(path)).checksum not in checksums  # the splits: in it

@@ -13,7 +13,6 @@ import torch
 
 from hashbench.cli import main
 from hashbench.experiment import provenance
-from hashbench.experiment.reproduce import DMRH, Reproducer
 
 
 @pytest.mark.parametrize(
@@ -52,16 +51,6 @@ def test_a_run_on_the_cpu_is_evaluated_and_described_there_on_a_gpu_machine(
     hardware = record["provenance"]["hardware"]
     assert (hardware["device"], hardware["gpu"]) == ("cpu", None)
     capsys.readouterr()
-
-
-def test_without_a_device_named_a_reproduction_on_a_gpu_machine_runs_there(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.delenv("HASHBENCH_DEVICE", raising=False)
-    assert not Reproducer(DMRH, tmp_path, (0,), None, "hashbench reproduce dmrh").cpu_sized
-    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")  # the CPU asked for: the CPU-sized setting
-    assert Reproducer(DMRH, tmp_path, (0,), None, "hashbench reproduce dmrh").cpu_sized
 
 
 @pytest.mark.cuda

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.runs import PROTOCOL, write_run
 from PIL import Image
 
 from hashbench.cli import main
@@ -21,7 +23,9 @@ from hashbench.evaluation.codes_file import CodesBundle
 from hashbench.reporting.diagnostics import diagnose
 from hashbench.reporting.gallery import query_rows_of, rank, sample_queries
 from hashbench.reporting.report import GALLERY_DEPTH
-from hashbench.reporting.tables import render, summarise
+from hashbench.reporting.runs import collect_runs
+from hashbench.reporting.significance import summarise_runs
+from hashbench.reporting.tables import method_title, render, summarise
 
 REQUIRE_BROWSER = "HASHBENCH_REQUIRE_BROWSER"
 #: A tiny but real deep run, so the page has a training history to draw.
@@ -203,6 +207,43 @@ def test_the_page_has_the_tables_figures_gallery_and_every_run(
     assert len(parsed.details) == len(list((results / "records").rglob("*.json"))) == 3
 
 
+def test_the_page_opens_on_a_summary_of_each_protocols_leaders(
+    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    # A protocol holding more runs with codes than digits' 3: ITQ and SH close, LSH far below.
+    for method, flip, codes_seed in (("itq", 0.2, 1), ("sh", 0.2, 2), ("lsh", 0.45, 3)):
+        write_run(copy, method, 0, flip, codes_seed=codes_seed)
+    write_run(copy, "itq", 1, 0.2)
+    output = tmp_path / "page.html"
+    assert main(["report", "--results", str(copy), "--output", str(output)]) == 0
+    text = output.read_text(encoding="utf-8")
+    sections = re.findall(r"<h2(?: id=\"([^\"]*)\")?>([^<]*)</h2>", text)
+    assert [title for _, title in sections][:3] == [
+        "Summary",
+        f"Protocol {PROTOCOL}",
+        "Protocol digits",
+    ]
+    overview = text.split("<h2>Summary</h2>", 1)[1].split("<h2", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", overview.split("<tbody>", 1)[1])
+    assert [re.search(r'href="#([^"]+)"', row)[1] for row in rows] == [PROTOCOL, "digits"]
+    runs = collect_runs(copy)
+    for protocol, row in zip((PROTOCOL, "digits"), rows, strict=True):
+        summary = summarise_runs([run for run in runs if run.protocol == protocol])
+        column = summary[(summary["variant"] == "") & (summary["bits"] == 16)]
+        (leader,) = column[column["best"]].itertuples()
+        cell = re.findall(r"<td>(.*?)</td>", row)[1]
+        name = method_title(leader.method)
+        assert cell.startswith(f"<strong>{name}</strong> {leader.mean:.4f}")
+        tied = [method_title(r.method) for r in column.itertuples() if r.tied is True]
+        below = [method_title(r.method) for r in column.itertuples() if r.tied is False]
+        assert all(f"{name}†" in cell for name in tied)
+        assert not any(f"{name}†" in cell for name in below)
+        if protocol == PROTOCOL:  # as the runs were made: ITQ and SH tied, LSH below
+            assert {leader.method, *map(str.lower, tied)} == {"itq", "sh"} and below == ["LSH"]
+
+
 def test_a_record_without_codes_is_listed_with_what_is_missing(
     results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -282,7 +323,7 @@ def test_the_page_renders_in_headless_chromium(results: Path, tmp_path: Path) ->
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={shot}", "--window-size=1280,2400", output.as_uri()],
+         f"--screenshot={shot}", "--window-size=1280,6000", output.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)

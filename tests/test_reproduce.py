@@ -11,15 +11,18 @@ import pytest
 from PIL import Image
 
 from hashbench.experiment.reproduce import DMRH, Reproducer
+from hashbench.splits.protocol import load_protocol
 
-TINY_DEEP = {
-    "width": 0.125,
-    "warm_start_epochs": 1,
-    "epochs": 1,
-    "batch_size": 32,
-    "warm_start_batch_size": 32,
-    "val_topk": None,
-}
+#: Tiny but real deep training, set the way a protocol sets its budget: a [recipe] table.
+TINY_RECIPE = """
+[recipe]
+width = 0.125
+warm_start_epochs = 1
+epochs = 1
+batch_size = 32
+warm_start_batch_size = 32
+val_topk = 10
+"""
 
 
 @pytest.fixture
@@ -38,43 +41,48 @@ def tiny_folder(tmp_path: Path) -> Path:
     return tmp_path / "tiny"
 
 
-def test_cpu_sized_reproduction_writes_tables_figures_and_readme(
+def test_reproduction_runs_its_grid_and_writes_tables_figures_and_readme(
     tiny_folder: Path, tmp_path: Path
 ) -> None:
+    protocol = tmp_path / "tiny-paper.toml"
+    protocol.write_text(Path(load_protocol("imagefolder").source).read_text() + TINY_RECIPE)
     paper = replace(
         DMRH,
         classic=("lsh", "itq"),
         deep=("dpsh", "dmrh"),
+        extra=("dsh",),
         feature="pixels",
-        bits=(8,),
-        datasets=((str(tiny_folder), "imagefolder"), ("coco", "coco")),
+        bits=(8, 16),
+        headline_bits=8,
+        datasets=((str(tiny_folder), str(protocol)), ("coco", "coco")),
         sweep_values=(1, 2),
-        cpu_protocol=(str(tiny_folder), "imagefolder"),
-        cpu_params=TINY_DEEP,
     )
     out = tmp_path / "results"
-    reproducer = Reproducer(paper, out, (0,), (tmp_path / "no-data-here",), "hashbench reproduce",
-                            cpu_sized=True)  # fmt: skip
+    reproducer = Reproducer(paper, out, (0, 1), (tmp_path / "no-data-here",), "hashbench reproduce")
     readme = reproducer.run()
 
+    assert readme == out / "reproduce-dmrh" / "README.md"
     text = readme.read_text()
     assert "coco: skipped" in text  # absent data sets are noted, not fatal
-    assert "cpu-sized/" in text and "Where this differs from the paper" in text
-    assert "sha256" in text and "Wall time" in text
-    paper_table = (out / "paper-table.md").read_text()
-    assert "LSH" in paper_table and "ITQ" in paper_table and "DPSH" not in paper_table
-    cpu_table = (out / "cpu-sized" / "table.md").read_text()
-    assert "DPSH" in cpu_table and "DMRH" in cpu_table and "regions=1" in cpu_table
+    assert "Where this differs from the paper" in text and "sha256" in text
+    records = [json.loads(p.read_text()) for p in (out / "records").rglob("*.json")]
+    cells = sorted((r["method"], r["bits"], r["seed"], r["config"]["params"].get("regions"))
+                   for r in records)  # fmt: skip
+    grid = [(m, b, 0, None) for m in ("itq", "lsh", "dsh", "dpsh") for b in (8, 16)]
+    grid += [("dmrh", 8, 0, 1), ("dmrh", 8, 0, 2), ("dmrh", 16, 0, 2)]  # N = 2 is the default
+    grid += [("dmrh", 8, 1, 2), ("dpsh", 8, 1, None)]  # the seed spread: headline length only
+    assert cells == sorted(grid)
+    deep = [r for r in records if r["input_kind"] == "images"]
+    assert all(r["config"]["params"]["width"] == 0.125 for r in deep)  # the protocol's budget
+    assert all(r["protocol"]["recipe"]["val_database"] == "training" for r in deep)
+    paper_table = (out / "reproduce-dmrh" / "paper-table.md").read_text()
+    assert "LSH" in paper_table and "DPSH" in paper_table and "regions=1" not in paper_table
+    assert "regions=1" in (out / "reproduce-dmrh" / "table.md").read_text()
     for kind in ("regions", "convergence", "pr"):
-        assert (out / "cpu-sized" / "figures" / f"{kind}.png").stat().st_size > 0
-    assert (out / "figures" / "pr.pdf").exists()
-    records = [json.loads(p.read_text()) for p in (out / "cpu-sized" / "records").rglob("*.json")]
-    assert len(records) == 3  # dpsh, dmrh (N=2, also the sweep's N=2), dmrh N=1
-    assert all(r["history"] for r in records)
+        assert (out / "reproduce-dmrh" / "figures" / f"{kind}.png").stat().st_size > 0
 
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("records/**/*.json")}
-    again = Reproducer(paper, out, (0,), (tmp_path / "no-data-here",), "hashbench reproduce",
-                       cpu_sized=True)  # fmt: skip
+    again = Reproducer(paper, out, (0, 1), (tmp_path / "no-data-here",), "hashbench reproduce")
     again.run()  # resumes: every run is already recorded, none is redone
     assert {p: p.stat().st_mtime_ns for p in out.rglob("records/**/*.json")} == stamps
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hashbench.errors import HashbenchError
-from hashbench.experiment.records import read_record
+from hashbench.records import read_record
 from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 
 
@@ -190,7 +190,7 @@ def test_val_map_is_the_validation_score_of_the_selected_epoch() -> None:
 
 def test_a_changed_default_turns_older_runs_into_variants() -> None:
     from hashbench import create_method
-    from hashbench.experiment.records import variant
+    from hashbench.records import variant
 
     params = create_method("dsdh", bits=16).get_params()
     record = {"method": "dsdh", "bits": 16, "variant": {}, "config": {"params": params}}
@@ -203,7 +203,7 @@ def test_a_changed_default_turns_older_runs_into_variants() -> None:
 
 def test_a_record_older_than_a_parameter_ran_at_its_old_value() -> None:
     from hashbench import create_method
-    from hashbench.experiment.records import variant
+    from hashbench.records import variant
 
     params = create_method("hybridhash", bits=16).get_params()
     assert params["warm_start_optimizer"] == "adamw"  # its default; sgd before it was a setting

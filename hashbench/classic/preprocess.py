@@ -17,6 +17,8 @@ NEIGHBOUR_RANK = 50
 #: Training points whose neighbour distances estimate that scale (the toolbox uses 100).
 SCALE_SAMPLE = 200
 _ROWS_PER_CHUNK = 128
+#: An eigenvalue of X X^T at most this share of the largest is no direction of the data.
+_INDEPENDENT = 1e-9
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,30 @@ def neighbour_distance(points: np.ndarray, rng: np.random.Generator) -> float:
 def principal_directions(centred: np.ndarray, count: int) -> np.ndarray:
     """(d, count) float32 top principal directions, largest variance first.
 
-    The eigenvectors of the covariance, each signed so that its largest-magnitude entry is
-    positive: PCA fixes directions only up to sign, and codes must not flip between runs.
+    The top right singular vectors of the centred data X (n x d), from the smaller of its two
+    Gram matrices, so the cost follows min(n, d): with more items than features the
+    eigenvectors of the covariance X^T X (d x d; float32 products summed in float64, as
+    ever), else those u of X X^T (n x n, in float64), whose directions are X^T u / ||X^T u||;
+    12,288 pixel values of 500 images never build a 12,288 x 12,288 matrix. Where the data has
+    fewer than ``count`` independent directions the covariance's eigenvectors are taken, as any
+    basis of its null space will do. Each direction is signed so that its largest-magnitude
+    entry is positive: PCA fixes directions only up to sign, and codes must not flip between
+    runs.
     """
-    covariance = np.zeros((centred.shape[1],) * 2)
-    for start in range(0, len(centred), 8192):  # float32 products, float64 sum over chunks
-        chunk = np.asarray(centred[start : start + 8192], dtype=np.float32)
-        covariance += chunk.T @ chunk
-    _, vectors = np.linalg.eigh(covariance)
-    top = vectors[:, ::-1][:, :count]
+    items, features = centred.shape
+    top = None
+    if items < features and count < items:
+        rows = np.asarray(centred, dtype=np.float64)
+        values, vectors = np.linalg.eigh(rows @ rows.T)
+        if values[-count] > _INDEPENDENT * values[-1]:
+            top = rows.T @ vectors[:, ::-1][:, :count]
+            top /= np.linalg.norm(top, axis=0)
+    if top is None:
+        covariance = np.zeros((features,) * 2)
+        for start in range(0, items, 8192):  # float32 products, float64 sum over chunks
+            chunk = np.asarray(centred[start : start + 8192], dtype=np.float32)
+            covariance += chunk.T @ chunk
+        _, vectors = np.linalg.eigh(covariance)
+        top = vectors[:, ::-1][:, :count]
     signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(count)])
     return (top * signs).astype(np.float32)

@@ -17,7 +17,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "protocol": None,
     "bits": None,
     "seeds": (0,),
-    "feature": "pixels",
+    "feature": None,
     "image_size": None,
     "data_root": None,
     "results": DEFAULT_RESULTS,
@@ -50,7 +50,7 @@ def command_run(args: argparse.Namespace) -> None:
     from hashbench.fileio import atomic_write_text
     from hashbench.reporting.runs import collect_runs
     from hashbench.reporting.significance import summarise_runs
-    from hashbench.reporting.tables import render
+    from hashbench.reporting.tables import TableFilter, render
 
     if args.claim_timeout < 2 * HEARTBEAT_S:
         raise HashbenchError(
@@ -85,10 +85,12 @@ def command_run(args: argparse.Namespace) -> None:
     )
     runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
     if any(runner.records_dir.rglob("*.json")):  # none yet when every run went to SLURM
-        summary = summarise_runs(collect_runs(results))
+        runs = collect_runs(results)
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
-            atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
-        print(render(summary, "markdown"), end="")
+            atomic_write_text(results / f"table.{suffix}", render(summarise_runs(runs), fmt))
+        # What this command ran, not everything the folder holds.
+        asked = TableFilter(plan.methods, (runner.protocol.name,), runner.bits)
+        print(render(summarise_runs(runs, keep=asked), "markdown"), end="")
     count = {s: sum(o.status == s for o in outcomes) for s in
              ("done", "recorded", "elsewhere", "submitted", "failed")}  # fmt: skip
     others = f", {count['elsewhere']} held by other workers" if count["elsewhere"] else ""
@@ -114,19 +116,18 @@ def command_list(args: argparse.Namespace) -> None:
         list_method(args.method)
         return
     from hashbench.data.loading import list_datasets
-    from hashbench.features.extract import list_features
+    from hashbench.features.extract import default_feature, list_features
     from hashbench.registry import REGISTRY
     from hashbench.splits.protocol import list_protocols
 
     print("Methods:")
     for name in REGISTRY.names():
-        cls = REGISTRY.get(name)
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        cls = REGISTRY.declaration(name)
         kind = f"{cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}"
-        print(f"  {name:<10} {kind:<24} {summary}  [{REGISTRY.origin(name)}]")
-    print("Data sets:")
+        print(f"  {name:<10} {kind:<24} {summary(cls)}  [{REGISTRY.origin(name)}]")
+    print("Data sets (and the feature non-deep methods take on them by default):")
     for name, description in list_datasets():
-        print(f"  {name:<10} {description}")
+        print(f"  {name:<10} {description} [{default_feature(name)}]")
     print("Protocols:")
     for protocol in list_protocols():
         print(f"  {protocol.name:<14} {protocol.description}")
@@ -138,13 +139,12 @@ def command_list(args: argparse.Namespace) -> None:
 def list_method(name: str) -> None:
     """A method's settable parameters with their defaults and what each may be, as ``--set``
     takes them."""
-    from hashbench.registry import REGISTRY, create_method
+    from hashbench.registry import REGISTRY
 
-    cls = REGISTRY.get(name)
-    summary = (cls.__doc__ or "").strip().splitlines()
-    print(f"{name}: {summary[0] if summary else cls.__name__}  [{REGISTRY.origin(name)}]")
+    cls = REGISTRY.declaration(name)
+    print(f"{name}: {summary(cls) or cls.__name__}  [{REGISTRY.origin(name)}]")
     print(f"  {cls.input_kind}, {'supervised' if cls.supervised else 'unsupervised'}")
-    params = create_method(name, bits=16).get_params()
+    params = cls.default_params(bits=16)
     declared = cls.declared_parameters()
     defaults = {
         key: json.dumps(value, separators=(",", ":"))
@@ -156,6 +156,12 @@ def list_method(name: str) -> None:
     value_column = max((len(value) for value in defaults.values()), default=0)
     for key, value in defaults.items():
         print(f"  {key:<{key_column}}  {value:<{value_column}}  {declared[key].describe()}")
+
+
+def summary(cls: type) -> str:
+    """The first line of a class's docstring."""
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def command_table(args: argparse.Namespace) -> None:
@@ -184,7 +190,7 @@ def command_reproduce(args: argparse.Namespace) -> None:
 
 
 def records_in(results: Path) -> list[dict[str, Any]]:
-    from hashbench.experiment.records import iter_records
+    from hashbench.records import iter_records
 
     records_dir = results / "records"
     if not records_dir.is_dir():
@@ -195,7 +201,7 @@ def records_in(results: Path) -> list[dict[str, Any]]:
 
 
 def command_figure(args: argparse.Namespace) -> None:
-    from hashbench.experiment.records import variant
+    from hashbench.records import variant
     from hashbench.reporting.figures import make_figure
 
     stem = args.output or args.results / "figures" / args.kind

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RESULTS = Path("results")
+#: The user's own results, in the folder the command runs from: a first run never writes into
+#: a clone's curated results/ (the committed grids say --results results).
+DEFAULT_RESULTS = Path("hashbench-results")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -69,7 +71,8 @@ def add_results(parser: argparse.ArgumentParser, default: Path | None = DEFAULT_
         "--results",
         type=Path,
         default=default,
-        help=f"results folder: records/, splits/ and the tables (default: {DEFAULT_RESULTS})",
+        help=f"results folder: records/, codes/, splits/ and the tables (default: "
+        f"./{DEFAULT_RESULTS}; this repository's committed grid: results)",
     )
 
 

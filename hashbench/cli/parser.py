@@ -92,7 +92,8 @@ def add_run(commands_: argparse._SubParsersAction) -> None:
     add_seeds(run, None, "0")
     run.add_argument(
         "--feature",
-        help="features for non-deep methods (default: pixels; see `hashbench list`)",
+        help="features for non-deep methods (default: the data set's literature's: gist, "
+        "pixels on digits; see `hashbench list`)",
     )
     run.add_argument(
         "--set",
@@ -242,13 +243,14 @@ def add_reproduce(commands_: argparse._SubParsersAction) -> None:
     reproduce = commands_.add_parser(
         "reproduce",
         help="run a paper's whole grid and write its tables, figures and a README",
-        description="Runs every method x bits x seed of the paper on each of its data sets that "
-        "can be found, plus the regions sweep; resumable. Without a GPU the deep methods run at a "
-        "CPU-sized setting into <results>/cpu-sized/, kept out of the paper table.",
+        description="Runs every method x bits of the paper (and HashNet, CSQ and HybridHash) on "
+        "each of its data sets that can be found, the seed spread of DPSH and DMRH at 48 bits and "
+        "DMRH's regions sweep, into <results>/records; writes the paper-layout table, figures and "
+        "a README to <results>/reproduce-<paper>/. Resumable; the same grid on a CPU or a GPU.",
     )
     reproduce.add_argument("paper", choices=["dmrh"], help="the paper to reproduce")
     add_results(reproduce)
-    add_seeds(reproduce, (0, 1, 2), "0,1,2")
+    add_seeds(reproduce, (0, 1, 2), "0,1,2: the first for every cell, all for the seed spread")
     add_data_root(reproduce)
     reproduce.set_defaults(handler=commands.command_reproduce)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hashbench.constraints import Boolean, Fields, Integer, ListOf, MappingOf, Text, check
 from hashbench.errors import HashbenchError
-from hashbench.experiment.records import check_record
+from hashbench.records import check_record
 
 if sys.version_info >= (3, 11):
     import tomllib

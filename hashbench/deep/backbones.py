@@ -31,12 +31,11 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from hashbench.deep.backbone_specs import BACKBONE_SPECS, BackboneSpec
 from hashbench.deep.matconvnet import CNNF_LAYERS, load_cnnf
+from hashbench.deep.trunk import IMAGENET_MEAN, IMAGENET_STD, Channels, Trunk, read_state_dict
 from hashbench.errors import HashbenchError
 
-Channels = tuple[float, float, float]
-IMAGENET_MEAN: Channels = (0.485, 0.456, 0.406)
-IMAGENET_STD: Channels = (0.229, 0.224, 0.225)
 CIFAR10_MEAN: Channels = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD: Channels = (0.2470, 0.2435, 0.2616)
 #: MatConvNet's CNN-F subtracts its mean pixel from 0-255 images and does not divide.
@@ -44,36 +43,14 @@ VGGF_MEAN: Channels = (122.803 / 255, 114.885 / 255, 101.572 / 255)
 VGGF_STD: Channels = (1 / 255, 1 / 255, 1 / 255)
 
 
-class Trunk(nn.Sequential):
-    """A backbone up to its region features: ``features`` channels, one map cell per region."""
-
-    def __init__(self, layers: dict[str, nn.Module], features: int, mean: Channels, std: Channels):
-        super().__init__()
-        for name, layer in layers.items():
-            self.add_module(name, layer)
-        self.out_channels = features
-        self.mean = mean
-        self.std = std
-
-
 @dataclass(frozen=True)
 class Backbone:
-    name: str
-    description: str
-    base: int
-    stride: int
+    spec: BackboneSpec
     #: (width, weights file, the method's network options) -> trunk
     build: Callable[..., Trunk]
-    weights_hint: str
     #: Reads a weights file as the build does, refusing a wrong one in one line; the runner
     #: calls it before any data is loaded.
     read_weights: Callable[[Path], object]
-
-    def input_size(self, regions: int, options: Mapping[str, Any] | None = None) -> int:
-        """Side of the input that gives a ``regions`` x ``regions`` map; a backbone built with
-        an ``image_size`` option (HybridHash's) takes its input at that size."""
-        base = (options or {}).get("image_size", self.base)
-        return base + self.stride * (regions - 1)
 
 
 def scaled(channels: int, width: float) -> int:
@@ -188,23 +165,6 @@ def copy_weights(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, path
 
 
 # -- torchvision ---------------------------------------------------------------------------
-def read_state_dict(path: Path, name: str) -> dict[str, Any]:
-    """A weights file's tensors, without running any code it holds; one error line if not."""
-    path = Path(path)
-    if not path.is_file():
-        raise HashbenchError(f"{name} weights file {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise HashbenchError(
-            f"cannot read {name} weights from {path} ({type(error).__name__}: {error}); give a "
-            "state dict saved by torch.save(model.state_dict(), path)"
-        ) from error
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HashbenchError(f"{path} is not a state dict (a mapping of names to tensors)")
-    return state
-
-
 def load_state_dict(model: nn.Module, path: Path, name: str) -> None:
     state = read_state_dict(path, name)
     try:
@@ -267,47 +227,16 @@ def build_hybridhash(width: float, weights: Path | None, **options: Any) -> Trun
     return build(width, weights, **options)
 
 
+#: Each backbone's build and weights reader, by the name its spec gives.
+_BUILDS: dict[str, tuple[Callable[..., Trunk], Callable[[Path], object]]] = {
+    "airbench": (build_airbench, no_weights),
+    "cnnf": (build_cnnf, load_cnnf),
+    "alexnet": (build_alexnet, functools.partial(read_state_dict, name="alexnet")),
+    "resnet18": (build_resnet18, functools.partial(read_state_dict, name="resnet18")),
+    "hybridhash": (build_hybridhash, functools.partial(read_state_dict, name="hybridhash")),
+}
 BACKBONES: dict[str, Backbone] = {
-    backbone.name: backbone
-    for backbone in (
-        Backbone(
-            "airbench",
-            "airbench-like CIFAR network, from scratch",
-            32,
-            8,
-            build_airbench,
-            "none",
-            no_weights,
-        ),
-        Backbone("cnnf", "CNN-F (VGG-F)", 224, 32, build_cnnf, "imagenet-vgg-f.mat", load_cnnf),
-        Backbone(
-            "alexnet",
-            "torchvision AlexNet",
-            224,
-            32,
-            build_alexnet,
-            "a state-dict .pth",
-            functools.partial(read_state_dict, name="alexnet"),
-        ),
-        Backbone(
-            "resnet18",
-            "torchvision ResNet-18",
-            224,
-            32,
-            build_resnet18,
-            "a state-dict .pth",
-            functools.partial(read_state_dict, name="resnet18"),
-        ),
-        Backbone(
-            "hybridhash",
-            "HybridHash's NesT hierarchy with interaction modules (input: its image_size)",
-            224,
-            0,
-            build_hybridhash,
-            "jx_nest_base-8bc41011.pth (timm's nest_base layout)",
-            functools.partial(read_state_dict, name="hybridhash"),
-        ),
-    )
+    name: Backbone(spec, *_BUILDS[name]) for name, spec in BACKBONE_SPECS.items()
 }
 
 
@@ -369,4 +298,4 @@ def build_network(
     """``options``: the method's own network settings (HybridHash's levels); none for the
     fixed backbones."""
     trunk = backbone.build(width, None if weights is None else Path(weights), **(options or {}))
-    return HashNetwork(trunk, outputs, backbone.input_size(regions, options))
+    return HashNetwork(trunk, outputs, backbone.spec.input_size(regions, options))

@@ -72,6 +72,11 @@ class TrainingHooks(Protocol):
         """Set up the method's own training state when the hashing phase starts."""
         ...
 
+    def hashing_modules(self, context: TrainingContext) -> dict[str, torch.nn.Module]:
+        """The method's own trainable modules, trained, checkpointed and counted with the
+        network from the hashing phase's start."""
+        ...
+
     def hashing_batches(self, context: TrainingContext) -> list[torch.Tensor]:
         """Index batches of one hashing epoch."""
         ...

@@ -15,7 +15,6 @@ tokens are the pooled positions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from timm.layers import Attention, PatchEmbed, create_conv2d, create_pool2d, tru
 from timm.models.nest import NestLevel
 from torch import nn
 
-from hashbench.deep.backbones import IMAGENET_MEAN, IMAGENET_STD, Trunk, read_state_dict
+from hashbench.deep.hybridhash_shape import check_shape
+from hashbench.deep.trunk import IMAGENET_MEAN, IMAGENET_STD, Trunk, read_state_dict
 from hashbench.errors import HashbenchError
 
 #: Heads of the global branches, as model/HybridHash.py (fewer where a narrow level's width
@@ -101,30 +101,6 @@ class HashBranches(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.local(x) + self.global_branch(x))
-
-
-def check_shape(
-    image_size: int,
-    patch_size: int,
-    embed_dims: Sequence[int],
-    num_heads: Sequence[int],
-    depths: Sequence[int],
-) -> int:
-    """The side of a level's blocks, in tokens; an error for a shape the levels cannot take."""
-    levels = len(embed_dims)
-    if not len(num_heads) == len(depths) == levels:
-        raise HashbenchError(
-            f"hybridhash: embed_dims, num_heads and depths need one entry per level, got "
-            f"{len(embed_dims)}, {len(num_heads)} and {len(depths)}"
-        )
-    side = image_size // patch_size
-    block_side = 2 ** (levels - 1)
-    if image_size % patch_size or side % block_side or side // block_side < 2:
-        raise HashbenchError(
-            f"hybridhash: a {image_size}-pixel image in {patch_size}-pixel patches must give a "
-            f"token map divisible into {block_side} x {block_side} blocks of at least 2 x 2"
-        )
-    return side // block_side
 
 
 def build_hybridhash(

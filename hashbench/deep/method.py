@@ -13,23 +13,30 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from hashbench.constraints import Constraint, OneOf
-from hashbench.deep.backbones import get_backbone
-from hashbench.deep.device import precision
-from hashbench.deep.hooks import TrainingContext
-from hashbench.deep.losses import similarity
 from hashbench.deep.recipes import PRESETS, RECIPE_FIELDS, RECIPE_PARAMETERS, Recipe, resolve
-from hashbench.deep.trainer import CPU, Trainer, relaxed_codes, stage_images
 from hashbench.method import HashingMethod, Subset
+
+if TYPE_CHECKING:
+    import torch
+
+    from hashbench.deep.hooks import TrainingContext
+
+#: The preset a method trains under unless told otherwise.
+DEFAULT_PRESET = "scratch"
 
 
 class DeepHashingMethod(HashingMethod):
-    """A network's outputs, averaged over its regions, are the relaxed code; the sign the bits."""
+    """A network's outputs, averaged over its regions, are the relaxed code; the sign the bits.
+
+    Importing this module imports no torch: a method's declarations (``parameters``, the
+    recipes, ``preset_parameters``) are read and listed without its training code, which the
+    hooks reach only when a fit runs.
+    """
 
     input_kind = "images"
     supervised = True
@@ -38,11 +45,14 @@ class DeepHashingMethod(HashingMethod):
     scratch_recipe: ClassVar[dict[str, Any]] = {}
     #: This method's optimiser, learning rate, batch and epochs under preset "paper".
     paper_recipe: ClassVar[dict[str, Any]] = {}
+    #: The method's own parameters whose default depends on the preset (HybridHash's network
+    #: shape): preset -> {parameter: value}, taken where the constructor is given None.
+    preset_parameters: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Relaxed codes are tanh(outputs), in (-1, 1), rather than the raw outputs.
     squash: ClassVar[bool] = False
 
     def __init__(
-        self, bits: int, seed: int = 0, *, preset: str = "scratch", **training: Any
+        self, bits: int, seed: int = 0, *, preset: str = DEFAULT_PRESET, **training: Any
     ) -> None:
         super().__init__(bits, seed)
         self.preset = preset
@@ -56,11 +66,35 @@ class DeepHashingMethod(HashingMethod):
         own = super().param_names()
         return own + [name for name in ("preset", *RECIPE_FIELDS) if name not in own]
 
+    @classmethod
+    def default_params(cls, bits: int) -> dict[str, Any]:
+        own = {
+            key: cls.preset_value(DEFAULT_PRESET, key, value)
+            for key, value in super().default_params(bits).items()
+        }
+        recipe = resolve(
+            cls.name or cls.__name__, DEFAULT_PRESET, {}, cls.scratch_recipe, cls.paper_recipe
+        )
+        return {
+            **own,
+            "preset": DEFAULT_PRESET,
+            **{name: getattr(recipe, name) for name in RECIPE_FIELDS},
+        }
+
+    @classmethod
+    def preset_value(cls, preset: str, key: str, value: Any) -> Any:
+        """``value``, or where it is None the preset's value of parameter ``key``, if any."""
+        if value is None:
+            value = cls.preset_parameters.get(preset, {}).get(key)
+        return list(value) if isinstance(value, (tuple, list)) else value
+
     def recipe(self) -> Recipe:
         return Recipe(**{name: getattr(self, name) for name in RECIPE_FIELDS})
 
     def check_files(self) -> None:
         if self.weights is not None:
+            from hashbench.deep.backbones import get_backbone
+
             get_backbone(self.backbone).read_weights(Path(self.weights))
 
     # -- hooks the trainer calls -----------------------------------------------------------
@@ -78,7 +112,15 @@ class DeepHashingMethod(HashingMethod):
         return {}
 
     def relax(self, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(outputs) if self.squash else outputs
+        return outputs.tanh() if self.squash else outputs
+
+    def hashing_modules(self, context: TrainingContext) -> dict[str, torch.nn.Module]:
+        """The method's own trainable modules besides the network (a classifier on the codes,
+        as GreedyHash's), built when the hashing phase starts and kept by the method for its
+        loss. The trainer puts them on the device, trains them with the network under the
+        same optimiser and gradient clipping, keeps them in checkpoints and in the best
+        epoch's weights, and counts their parameters in the record. None by default."""
+        return {}
 
     def start_hashing(self, context: TrainingContext) -> None:
         """Set up the method's own training state when the hashing phase starts."""
@@ -112,14 +154,23 @@ class DeepHashingMethod(HashingMethod):
 
     # -- the HashingMethod contract --------------------------------------------------------
     def _fit(self, train: Subset, validation: Subset | None) -> None:
+        from hashbench.deep.device import precision
+        from hashbench.deep.trainer import Trainer
+
         trainer = Trainer(self, train, validation)
         trainer.fit()
         self.network_ = trainer.network
         self.device_ = trainer.device
         self.history_ = trainer.history
-        self.report_ = {"device": str(trainer.device), "precision": precision(trainer.device)}
+        self.report_ = {
+            "device": str(trainer.device),
+            "precision": precision(trainer.device),
+            "parameters": trainer.parameter_counts(),
+        }
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
+        from hashbench.deep.trainer import CPU, relaxed_codes, stage_images
+
         images = stage_images(images, CPU)
         codes = relaxed_codes(self.network_, images, self.device_, self.test_flips)
         return codes.cpu().numpy()
@@ -136,7 +187,7 @@ class BankedHashingMethod(DeepHashingMethod):
 
     def start_hashing(self, context: TrainingContext) -> None:
         if self.bank:
-            self.bank_ = torch.zeros(context.n, self.bits, device=context.device)
+            self.bank_ = context.labels.new_zeros(context.n, self.bits)
 
     def remember(self, indices: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Store the batch's codes in the bank; returns the bank."""
@@ -149,6 +200,8 @@ class BankedHashingMethod(DeepHashingMethod):
         """The codes the batch is paired with and its similarities to them: every training
         item's through the bank, (n, K) and (B, n), or without one the batch's own, (B, K) and
         (B, B)."""
+        from hashbench.deep.losses import similarity
+
         labels = context.labels
         if self.bank:
             return self.remember(indices, codes), similarity(labels[indices], labels)

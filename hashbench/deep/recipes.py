@@ -32,7 +32,7 @@ from hashbench.constraints import (
     Real,
     check_settings,
 )
-from hashbench.deep.backbones import BACKBONES
+from hashbench.deep.backbone_specs import BACKBONE_SPECS
 from hashbench.errors import HashbenchError
 
 PRESETS = ("scratch", "paper")
@@ -54,7 +54,7 @@ def setting(constraint: Constraint) -> Any:
 class Recipe:
     """Every setting of a deep method's training that is not the method's own loss."""
 
-    backbone: str = setting(OneOf(tuple(BACKBONES)))
+    backbone: str = setting(OneOf(tuple(BACKBONE_SPECS)))
     #: ImageNet weights: imagenet-vgg-f.mat (cnnf) or a torchvision .pth
     weights: str | None = setting(Nullable(File()))
     #: channel multiplier of airbench and cnnf (tests use small widths)
@@ -204,7 +204,7 @@ def resolve(
 def check(method: str, preset: str, recipe: Recipe) -> None:
     """What the fields say together: preset ``paper`` needs ImageNet weights."""
     if preset == "paper" and recipe.backbone != "airbench" and recipe.weights is None:
-        hint = BACKBONES[recipe.backbone].weights_hint
+        hint = BACKBONE_SPECS[recipe.backbone].weights_hint
         raise HashbenchError(
             f"{method}: preset 'paper' fine-tunes {recipe.backbone} from ImageNet weights; "
             f"pass --set {method}.weights=PATH ({hint}) or use preset 'scratch'"

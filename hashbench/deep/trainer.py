@@ -163,7 +163,7 @@ class Trainer:
             self.validation = None
         self.backbone = get_backbone(self.recipe.backbone)
         self.network_options = method.network_options()
-        self.input_size = self.backbone.input_size(method.grid(), self.network_options)
+        self.input_size = self.backbone.spec.input_size(method.grid(), self.network_options)
         torch.manual_seed(method.seed)
         # Built at the warm start's input; the hashing phase reads the method's own.
         self.network = build_network(
@@ -193,6 +193,8 @@ class Trainer:
         )
         self.phase, self.epoch = WARM_START, 0
         self.peak_rate = 0.0
+        #: The method's own trainable modules (:meth:`DeepHashingMethod.hashing_modules`).
+        self.own_modules: dict[str, torch.nn.Module] = {}
         self.optimizer = self.make_optimizer()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
@@ -218,12 +220,26 @@ class Trainer:
         # the DMRH paper fine-tunes ImageNet CNN-F at 192 + 32 N (the network is fully
         # convolutional, so only the input it resizes to changes).
         self.network.input_size = self.input_size
+        self.own_modules = {
+            name: module.to(self.device)
+            for name, module in self.method.hashing_modules(self.context).items()
+        }
         self.optimizer = self.make_optimizer()
         self.method.start_hashing(self.context)
 
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        """The network's parameters and, in the hashing phase, the method's own modules'."""
+        modules = [self.network, *self.own_modules.values()]
+        return [parameter for module in modules for parameter in module.parameters()]
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters of the network and of each of the method's own modules."""
+        modules = {"network": self.network, **self.own_modules}
+        return {name: sum(p.numel() for p in m.parameters()) for name, m in modules.items()}
+
     def make_optimizer(self) -> torch.optim.Optimizer:
         """The phase's optimiser (its rate is set step by step in run_epoch)."""
-        recipe, parameters = self.recipe, self.network.parameters()
+        recipe, parameters = self.recipe, self.trained_parameters()
         kind = recipe.optimizer if self.phase == HASHING else recipe.warm_start_optimizer
         if kind == "rmsprop":
             return torch.optim.RMSprop(
@@ -302,7 +318,8 @@ class Trainer:
         hashing = self.phase == HASHING
         batches = self.method.hashing_batches(self.context) if hashing else self.shuffled_batches()
         base = self.recipe.lr if hashing else self.recipe.warm_start_lr
-        self.network.train()
+        for module in (self.network, *self.own_modules.values()):
+            module.train()
         total = torch.zeros((), device=self.device)
         for step, indices in enumerate(batches):
             rate = learning_rate(self.recipe, base, epochs, epoch, (step + 0.5) / len(batches))
@@ -313,9 +330,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if hashing and self.recipe.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(
-                    self.network.parameters(), self.recipe.clip_grad_norm
-                )
+                clip = self.recipe.clip_grad_norm
+                torch.nn.utils.clip_grad_norm_(self.trained_parameters(), clip)
             self.optimizer.step()
             total += loss.detach()
         if hashing:
@@ -409,6 +425,10 @@ class Trainer:
             "score": score,
             "epoch": entry["epoch"],
             "network": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
+            "modules": {
+                name: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                for name, module in self.own_modules.items()
+            },
             "method": {k: v.clone() for k, v in self.method.training_state().items()},
         }
 
@@ -416,6 +436,7 @@ class Trainer:
         """Keep the best validation epoch's weights (the last epoch's without validation)."""
         if self.best is not None:
             self.network.load_state_dict(self.best["network"])
+            self.load_own_modules(self.best)
             self.method.load_training_state(self.best["method"])
             for entry in self.history:
                 if entry["phase"] == HASHING and entry["epoch"] == self.best["epoch"]:
@@ -460,6 +481,7 @@ class Trainer:
                 "phase": self.phase,
                 "epoch": self.epoch,
                 "network": self.network.state_dict(),
+                "modules": {name: module.state_dict() for name, module in self.own_modules.items()},
                 "optimizer": self.optimizer.state_dict(),
                 "random": self.random_state(),
                 "history": self.history,
@@ -482,6 +504,7 @@ class Trainer:
             )
         if state["phase"] == HASHING:
             self.start_hashing()
+            self.load_own_modules(state)
             self.method.load_training_state(state["method"])
         self.phase, self.epoch = state["phase"], state["epoch"]
         self.network.load_state_dict(state["network"])
@@ -491,6 +514,13 @@ class Trainer:
         self.history, self.best = state["history"], state["best"]
         return True
 
+    def load_own_modules(self, state: dict[str, Any]) -> None:
+        """The method's own modules' weights as ``state`` (a checkpoint or the best epoch)
+        keeps them; states written before the hook have none, nor then had the method."""
+        saved = state.get("modules", {})
+        for name, module in self.own_modules.items():
+            module.load_state_dict(saved[name])
+
     @functools.cached_property
     def warm_start_key(self) -> str:
         """Digest of all the warm start depends on: data, recipe, input size, seed, device and
@@ -499,7 +529,7 @@ class Trainer:
         weights = recipe.weights
         settings = {
             "version": checkpoint.WARM_START_VERSION,
-            "input_size": self.backbone.input_size(
+            "input_size": self.backbone.spec.input_size(
                 self.method.warm_start_grid(), self.network_options
             ),
             "seed": self.method.seed,

@@ -9,11 +9,11 @@ share at least one label; graded relevance: how many. Conventions (see
 0 when none; ``topk=None`` or K beyond the database means all of it; an empty set has
 precision 0 and a query with no relevant item has recall 0.
 
-Without a ``device`` it computes where the run does (``HASHBENCH_DEVICE``, else the first GPU,
-else the CPU: :func:`~hashbench.deep.device.select_device`). Memory stays bounded: queries go
-through in chunks (on CPU one per worker thread, a thread per core up to four), and nothing
-larger than a chunk's int16 distances is materialised; never a float64 queries x database
-matrix.
+It computes on the CPU in numpy, unless ``device`` names a CUDA device (a run evaluates its
+codes where it trained), where :mod:`~hashbench.evaluation.cuda` does the same steps in torch:
+scoring codes never loads torch otherwise. Memory stays bounded: queries go through in chunks
+(on CPU one per worker thread, a thread per core up to four), and nothing larger than a
+chunk's distances is materialised; never a float64 queries x database matrix.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import numpy as np
-import torch
 
 from hashbench.constraints import POSITIVE_INTEGER, check
-from hashbench.deep.device import select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation import graded as graded_metrics
 from hashbench.evaluation import metrics as per_query
@@ -38,10 +38,8 @@ from hashbench.evaluation.names import AT_CUT_OFF, GRADED_AT
 from hashbench.evaluation.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
-#: cache (32 rows of 50,000: 20% faster than 240), in multiples of 32 rows where possible,
-#: which oneDNN's bf16 products run up to twice as fast as their neighbours.
+#: cache (32 rows of 50,000: 20% faster than 240).
 _CPU_CHUNK_ELEMENTS = 1_600_000
-_CPU_ROW_MULTIPLE = 32
 #: Each chunk reads the whole database operand: at least this many rows share that read.
 _CPU_MIN_ROWS = 16
 _CUDA_CHUNK_ELEMENTS = 100_000_000
@@ -80,7 +78,7 @@ def evaluate(
     topk: int | None = 5000,
     precision_at: Sequence[int] = (100, 1000),
     graded_at: Sequence[int] = GRADED_AT,
-    device: str | None = None,
+    device: str = "cpu",
 ) -> Evaluation:
     """All metrics in one pass over the queries.
 
@@ -95,19 +93,20 @@ def evaluate(
     k = search.cutoff(topk)
     depths = [check(n, POSITIVE_INTEGER, "precision_at") for n in precision_at]
     graded = [check(n, POSITIVE_INTEGER, "graded_at") for n in graded_at]
-    graded = graded if search.relevance.multi_label else []
+    multi_label = search.relevance.multi_label
+    graded = graded if multi_label else []
     length = min(max([k, *depths, *graded]), search.size)
-    bits, bias, levels = search.bits, search.distances.bias, search.relevance.levels
+    bits, ranks, levels = search.bits, search.ranking, search.relevance.levels
 
-    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
+    def per_chunk(start: int, stop: int, distances: Any) -> dict[str, np.ndarray]:
         grades = search.relevance.grades(start, stop)
-        histogram = ranking.distance_histogram(distances, bias, grades, bits, levels)
+        histogram = ranks.distance_histogram(distances, grades, bits, levels)
         all_counts = histogram.sum(axis=2)
         relevant_counts = all_counts - histogram[:, :, 0]
         cutoffs = ranking.cutoff_distances(all_counts, length)
-        columns = ranking.top_columns(distances, bias, bits, length, cutoffs)
+        columns = ranks.top_columns(distances, bits, length, cutoffs)
         top_grades = search.relevance.at(start, stop, columns, grades)
-        top = top_grades if top_grades.dtype == torch.bool else top_grades > 0
+        top = top_grades > 0 if multi_label else top_grades
         precision, recall = per_query.precision_recall_by_radius(all_counts, relevant_counts)
         values = {
             "map": per_query.average_precision(top, k),
@@ -119,17 +118,10 @@ def evaluate(
         }
         for n in depths:
             values[f"precision@{n}"] = per_query.precision_at(top, n)
-        if graded:
+        if multi_label:
             values["wap"] = per_query.average_precision(top_grades, k)
         for depth in graded:
-            n = min(depth, search.size)
-            ideal = graded_metrics.ideal_dcg(histogram, n)
-            dcg = graded_metrics.dcg(top_grades, n, levels)
-            values[f"ndcg@{depth}"] = graded_metrics.normalised(dcg, ideal)
-            expected = graded_metrics.expected_dcg(histogram, n)
-            values[f"ndcg_tie@{depth}"] = graded_metrics.normalised(expected, ideal)
-            values[f"acg@{depth}"] = per_query.precision_at(top_grades, n)  # mean grade
-            values[f"acg_tie@{depth}"] = graded_metrics.expected_acg(histogram, n)
+            values.update(_graded_at(histogram, top_grades, min(depth, search.size), depth, levels))
         return values
 
     values = search.per_query(per_chunk)
@@ -150,54 +142,58 @@ def evaluate(
     )
 
 
+def _graded_at(
+    histogram: np.ndarray, top_grades: np.ndarray, n: int, depth: int, levels: int
+) -> dict[str, np.ndarray]:
+    """NDCG@n, ACG@n and their tie-aware forms, named by the ``depth`` asked for (``n``: it
+    clipped to the database)."""
+    ideal = graded_metrics.ideal_dcg(histogram, n)
+    dcg = graded_metrics.dcg(top_grades, n, levels)
+    expected = graded_metrics.expected_dcg(histogram, n)
+    return {
+        f"ndcg@{depth}": graded_metrics.normalised(dcg, ideal),
+        f"ndcg_tie@{depth}": graded_metrics.normalised(expected, ideal),
+        f"acg@{depth}": per_query.precision_at(top_grades, n),  # the mean grade
+        f"acg_tie@{depth}": graded_metrics.expected_acg(histogram, n),
+    }
+
+
 def mean_average_precision(
     query_codes: object,
     database_codes: object,
     query_labels: object,
     database_labels: object,
     topk: int | None,
-    device: str | None = None,
+    device: str = "cpu",
 ) -> float:
     """mAP@topk alone (``None``: the whole database), as in :func:`evaluate`, but faster:
     no distance histograms, the cut-off distances are estimated instead."""
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
-    bits, bias = search.bits, search.distances.bias
+    bits = search.bits
 
-    def per_chunk(start: int, stop: int, distances: torch.Tensor) -> dict[str, np.ndarray]:
-        top = search.relevance.at(start, stop, ranking.top_columns(distances, bias, bits, k))
+    def per_chunk(start: int, stop: int, distances: Any) -> dict[str, np.ndarray]:
+        top = search.relevance.at(start, stop, search.ranking.top_columns(distances, bits, k))
         return {"map": per_query.average_precision(top, k)}
 
     return float(search.per_query(per_chunk)["map"].mean())
 
 
-def _resolve_device(device: str | None) -> torch.device:
-    """``device``, or where the run computes (:func:`~hashbench.deep.device.select_device`)."""
-    if device is None:
-        return select_device()
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise HashbenchError(f"unknown device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise HashbenchError(f"device {device!r} requested but torch sees no CUDA device")
-    if resolved.type not in ("cpu", "cuda"):
-        raise HashbenchError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
-    return resolved
-
-
-#: Per-query values for the query rows start:stop, given their biased distances.
-PerChunk = Callable[[int, int, torch.Tensor], dict[str, np.ndarray]]
+#: Per-query values for the query rows start:stop, given their distances.
+PerChunk = Callable[[int, int, Any], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class _Search:
-    """Validated codes and labels, and the chunked loop over queries."""
+    """Validated codes and labels, the steps for the device, and the chunked loop over
+    queries."""
 
     query_count: int
-    distances: HammingDistances
-    relevance: Relevance
-    device: torch.device
+    distances: Any  # HammingDistances, or on CUDA its torch twin
+    relevance: Any  # Relevance, likewise
+    #: distance_histogram and top_columns: the ranking module, or the CUDA one.
+    ranking: ModuleType
+    on_cuda: bool
 
     @classmethod
     def build(
@@ -206,7 +202,7 @@ class _Search:
         database_codes: object,
         query_labels: object,
         database_labels: object,
-        device: str | None,
+        device: str,
     ) -> _Search:
         queries = as_bits(query_codes, "query codes")
         database = as_bits(database_codes, "database codes")
@@ -217,12 +213,25 @@ class _Search:
             )
         query_labels = as_labels(query_labels, len(queries), "query labels")
         database_labels = as_labels(database_labels, len(database), "database labels")
-        resolved = _resolve_device(device)
+        if device == "cpu":
+            return cls(
+                query_count=len(queries),
+                distances=HammingDistances(queries, database),
+                relevance=Relevance(query_labels, database_labels),
+                ranking=ranking,
+                on_cuda=False,
+            )
+        if not device.startswith("cuda"):
+            raise HashbenchError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+        from hashbench.evaluation import cuda
+
+        where = cuda.cuda_device(device)
         return cls(
             query_count=len(queries),
-            distances=HammingDistances(queries, database, resolved),
-            relevance=Relevance(query_labels, database_labels, resolved),
-            device=resolved,
+            distances=cuda.HammingDistances(queries, database, where),
+            relevance=cuda.Relevance(query_labels, database_labels, where),
+            ranking=cuda,
+            on_cuda=True,
         )
 
     @property
@@ -244,22 +253,20 @@ class _Search:
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
     def _chunks(self, per_chunk: PerChunk) -> Iterator[dict[str, np.ndarray]]:
-        if self.device.type == "cuda":
+        if self.on_cuda:
             rows = max(1, _CUDA_CHUNK_ELEMENTS // self.size)
         else:
             rows = max(_CPU_MIN_ROWS, _CPU_CHUNK_ELEMENTS // self.size)
-            rows -= rows % _CPU_ROW_MULTIPLE if rows >= _CPU_ROW_MULTIPLE else 0
         starts = range(0, self.query_count, rows)
         buffers = threading.local()
 
         def run(start: int) -> dict[str, np.ndarray]:
             stop = min(start + rows, self.query_count)
-            if not hasattr(buffers, "out"):  # one per worker thread, reused chunk after chunk
-                buffers.out = self.distances.buffer(rows)
-            out = None if buffers.out is None else buffers.out[: stop - start]
-            return per_chunk(start, stop, self.distances(start, stop, out))
+            if not hasattr(buffers, "room"):  # one per worker thread, reused chunk after chunk
+                buffers.room = self.distances.workspace(rows)
+            return per_chunk(start, stop, self.distances(start, stop, buffers.room))
 
-        if self.device.type == "cuda":
+        if self.on_cuda:
             yield from map(run, starts)
             return
         # numpy releases the GIL in its loops, so threads keep every core busy.

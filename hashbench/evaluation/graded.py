@@ -26,36 +26,32 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import torch
 
 
 def expected_acg(histogram: np.ndarray, n: int) -> np.ndarray:
     """ACG@n averaged over every order within each tie of distances (``n`` <= items)."""
     grades = np.arange(histogram.shape[2], dtype=np.float64)
     counts, totals = histogram.sum(axis=2), histogram @ grades
-    return _expected_sum(counts, totals, n, _ranks(_items(histogram))) / n
+    ranks = np.arange(n + 1, dtype=np.float64)  # ACG weighs every rank 1: ranks 1..m weigh m
+    return _expected_sum(counts, totals, n, ranks) / n
 
 
 def expected_dcg(histogram: np.ndarray, n: int) -> np.ndarray:
     """DCG@n averaged over every order within each tie of distances (``n`` <= items)."""
     counts, totals = histogram.sum(axis=2), histogram @ _gains(histogram.shape[2])
-    return _expected_sum(counts, totals, n, _discounts(_items(histogram)))
+    return _expected_sum(counts, totals, n, _discounts(n))
 
 
 def ideal_dcg(histogram: np.ndarray, n: int) -> np.ndarray:
     """IDCG@n: the DCG@n of the database sorted by grade, highest first."""
     counts = histogram.sum(axis=1)[:, ::-1]  # items of each grade, highest first
     totals = counts * _gains(histogram.shape[2])[::-1]
-    return _expected_sum(counts, totals, n, _discounts(_items(histogram)))
+    return _expected_sum(counts, totals, n, _discounts(n))
 
 
-def dcg(top_grades: torch.Tensor, n: int, levels: int) -> np.ndarray:
-    """DCG@n of the fixed ranking ``top_grades`` (rows x at least n, grades below
-    ``levels``), on its device."""
-    device = top_grades.device
-    gains = torch.from_numpy(_gains(levels)).to(device)
-    weights = torch.from_numpy(np.diff(_discounts(n))).to(device)
-    return torch.mv(gains[top_grades[:, :n].long()], weights).cpu().numpy()
+def dcg(top_grades: np.ndarray, n: int, levels: int) -> np.ndarray:
+    """DCG@n of the fixed ranking ``top_grades`` (rows x at least n, grades below ``levels``)."""
+    return _gains(levels).take(top_grades[:, :n]) @ np.diff(_discounts(n))
 
 
 def normalised(dcg_values: np.ndarray, ideal: np.ndarray) -> np.ndarray:
@@ -76,18 +72,9 @@ def _expected_sum(
     return (means * weights).sum(axis=1)
 
 
-def _items(histogram: np.ndarray) -> int:
-    return int(histogram[0].sum())
-
-
 def _gains(levels: int) -> np.ndarray:
     """2^r - 1 for r = 0..levels - 1."""
     return np.exp2(np.arange(levels, dtype=np.float64)) - 1
-
-
-def _ranks(size: int) -> np.ndarray:
-    """0..size: how many ranks 1..m there are (ACG's weights are all 1)."""
-    return np.arange(size + 1, dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=8)

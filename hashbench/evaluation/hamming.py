@@ -1,27 +1,24 @@
-"""Exact Hamming distances between binary codes: one matrix product per chunk of queries.
+"""Exact Hamming distances between binary codes: XOR and popcount over packed 64-bit words.
 
-With codes as +-1 vectors, ``d(q, x) = (bits - q . x) / 2``, so a whole chunk of distances is
-one GEMM. On CPU it is a bf16 GEMM whose output *bit patterns* are the distances plus a
-constant bias (see ``_BF16_PATTERN_OF_128``): viewed as int16 they compare, sort and count
-like distances, with no conversion pass over the chunk.
+Codes are packed once into uint64 words (the zero padding adds no distance); a chunk of
+queries' distances to the whole database is then one XOR and one popcount (numpy's
+``bitwise_count``) per word and query, exact, with no products and no conversion pass: uint8
+distances up to 255 bits, uint16 beyond. This is the CPU path, numpy alone, so that scoring
+codes (tables, the report, ``hashbench evaluate``) never loads torch; the CUDA path is
+:mod:`hashbench.evaluation.cuda`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import torch
 
 from hashbench.errors import HashbenchError
 
-#: bf16 holds every integer up to 256 exactly, and in [128, 256] its bit pattern is
-#: 0x4300 + (value - 128). A bf16 product of +-1/2 codes plus constant columns 128 + bits // 2
-#: and (odd bits) 1/2, each exact in bf16, is 128 + distance, exactly (fp32 accumulation):
-#: viewed as int16 it reads 0x4300 + distance.
-_BF16_MAX_BITS = 128
-_BF16_PATTERN_OF_128 = 0x4300
-#: oneDNN's fast bf16 kernels want the inner dimension in multiples of 32 (66 -> 96: 1.6x).
-_BF16_INNER_MULTIPLE = 32
-_MAX_BITS = np.iinfo(np.int16).max - _BF16_PATTERN_OF_128
+_WORD = 64
+#: Distances are counted in uint16.
+_MAX_BITS = int(np.iinfo(np.uint16).max)
 
 
 def as_bits(codes: object, what: str) -> np.ndarray:
@@ -51,57 +48,53 @@ def as_bits(codes: object, what: str) -> np.ndarray:
     )
 
 
+def packed(bits: np.ndarray) -> np.ndarray:
+    """uint8 {0,1} (n, bits) as uint64 (n, words), zero-padded to whole words."""
+    words = -(-bits.shape[1] // _WORD)
+    padded = np.zeros((len(bits), words * _WORD), dtype=np.uint8)
+    padded[:, : bits.shape[1]] = bits
+    return np.packbits(padded, axis=1).view(np.uint64)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Room for a chunk of rows, reused chunk after chunk: a fresh chunk-sized allocation each
+    time costs page faults and cache misses that can double a chunk's time."""
+
+    xor: np.ndarray
+    counts: np.ndarray
+    distances: np.ndarray
+
+
 class HammingDistances:
-    """Both sides of the product, prepared once on ``device``; called per chunk of queries.
+    """Both sides packed once; called per chunk of queries, it returns their distances to
+    every database item, (rows, database) uint8 (uint16 beyond 255 bits)."""
 
-    A call returns int16 (rows, database) holding ``distance + bias``, ``bias`` a constant.
-    """
-
-    def __init__(
-        self, query_bits: np.ndarray, database_bits: np.ndarray, device: torch.device
-    ) -> None:
+    def __init__(self, query_bits: np.ndarray, database_bits: np.ndarray) -> None:
         self.bits = database_bits.shape[1]
         self.size = database_bits.shape[0]
-        self.device = device
-        # bf16 products are exact on CPU (fp32 accumulation); CUDA may reduce in bf16, so
-        # there the product stays fp32 on +-1 inputs, exact even under TF32.
-        self._bf16 = device.type == "cpu" and self.bits <= _BF16_MAX_BITS
-        self.bias = _BF16_PATTERN_OF_128 if self._bf16 else 0
-        queries, database = _signs(query_bits, device), _signs(database_bits, device)
-        if self._bf16:
-            inner = -(-(self.bits + 2) // _BF16_INNER_MULTIPLE) * _BF16_INNER_MULTIPLE
-            constants = torch.tensor([128 + self.bits // 2, self.bits % 2 / 2], device=device)
-            self._queries = _padded(-0.5 * queries, constants, inner).bfloat16()
-            self._database = (
-                _padded(database, torch.ones(2, device=device), inner).bfloat16().T.contiguous()
-            )
-        else:
-            self._queries, self._database = queries, database.T.contiguous()
+        self.dtype = np.uint8 if self.bits <= np.iinfo(np.uint8).max else np.uint16
+        self._queries = packed(query_bits)
+        self._database = np.ascontiguousarray(packed(database_bits).T)  # (words, database)
 
-    def buffer(self, rows: int) -> torch.Tensor | None:
-        """Room for ``rows`` rows of products, to pass as ``out`` chunk after chunk: on CPU a
-        fresh chunk-sized allocation each time costs page faults and cache misses that can
-        double the product's time. None where the product is not written in place."""
-        if not self._bf16:
-            return None
-        return torch.empty(rows, self.size, dtype=torch.bfloat16, device=self.device)
+    def workspace(self, rows: int) -> Workspace:
+        shape = (rows, self.size)
+        return Workspace(
+            xor=np.empty(shape, np.uint64),
+            counts=np.empty(shape, np.uint8),
+            distances=np.empty(shape, self.dtype),
+        )
 
-    def __call__(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Distances of queries start:stop; ``out``: the first rows of a :meth:`buffer`."""
-        if self._bf16:
-            product = torch.mm(self._queries[start:stop], self._database, out=out)
-            return product.view(torch.int16)
-        product = self._queries[start:stop] @ self._database
-        return ((self.bits - product) * 0.5).to(torch.int16)
-
-
-def _signs(bits: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(bits).to(device, torch.float32) * 2 - 1
-
-
-def _padded(signs: torch.Tensor, constants: torch.Tensor, width: int) -> torch.Tensor:
-    """[signs | constants | zeros], ``width`` columns."""
-    padded = torch.zeros(len(signs), width, device=signs.device)
-    padded[:, : signs.shape[1]] = signs
-    padded[:, signs.shape[1] : signs.shape[1] + len(constants)] = constants
-    return padded
+    def __call__(self, start: int, stop: int, workspace: Workspace | None = None) -> np.ndarray:
+        """Distances of queries start:stop, in ``workspace`` (at least stop - start rows)."""
+        rows = stop - start
+        room = workspace or self.workspace(rows)
+        xor, counts, distances = room.xor[:rows], room.counts[:rows], room.distances[:rows]
+        for word, database in enumerate(self._database):
+            np.bitwise_xor(self._queries[start:stop, word, None], database[None, :], out=xor)
+            if word == 0:
+                np.bitwise_count(xor, out=distances)
+            else:
+                np.bitwise_count(xor, out=counts)
+                np.add(distances, counts, out=distances)
+        return distances

@@ -1,8 +1,7 @@
 """Rank the database for a chunk of queries by (Hamming distance, database index).
 
-Input is the chunk's distance matrix as :class:`~.hamming.HammingDistances` returns
-it: int16 (rows, database), each entry the distance plus a constant ``bias``. Two outputs
-feed every metric:
+Input is the chunk's distance matrix as :class:`~.hamming.HammingDistances` returns it:
+unsigned integers (rows, database). Two outputs feed every metric:
 
 * ``top_columns``: each row's first ``length`` database indices in the order (distance,
   database index) -- ties broken by the index, stable and deterministic;
@@ -12,13 +11,13 @@ On CPU nothing sorts a whole row. Distances take only ``bits + 1`` values, so ea
 cut-off distance (exact, from the counts, or estimated from a column sample with a safety
 margin) selects few candidates, which ``np.flatnonzero`` yields in (row, index) order; one
 sort of unique integer keys ``(row, distance, index)`` puts them in ranking order. A row the
-estimate leaves short takes all its items. On CUDA a per-row ``topk`` over the keys does it.
+estimate leaves short takes all its items. :mod:`hashbench.evaluation.cuda` does the same on a
+GPU, in torch, with the same two functions.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 #: The estimate reads every ``size // _SAMPLE_COLUMNS``-th column of a row...
 _SAMPLE_COLUMNS = 4096
@@ -29,42 +28,21 @@ _UINT32_KEYS_BELOW = 2**32
 
 
 def distance_histogram(
-    distances: torch.Tensor, bias: int, grades: torch.Tensor, bits: int, levels: int
+    distances: np.ndarray, grades: np.ndarray, bits: int, levels: int
 ) -> np.ndarray:
     """int64 (rows, bits + 1, levels): per row, how many items lie at each distance with each
     relevance grade (``grades``: bool, or uint8 below ``levels``; see
     :meth:`~hashbench.evaluation.relevance.Relevance.grades`). Summed over grades it counts
     all items per distance; over grades 1 and up, the relevant ones."""
-    shift = (levels - 1).bit_length()
-    if distances.device.type == "cpu":
-        counts = _histogram_numpy(distances.numpy(), bias, grades.numpy(), bits, shift)
-    else:
-        counts = _histogram_torch(distances, bias, grades, bits, shift)
-    counts = counts.reshape(distances.shape[0], bits + 1, 1 << shift)
-    return counts[:, :, :levels].astype(np.int64)
-
-
-def _histogram_numpy(
-    distances: np.ndarray, bias: int, grades: np.ndarray, bits: int, shift: int
-) -> np.ndarray:
-    """Per row, counts of (distance << shift) | grade: every histogram in one pass."""
-    bins = (bits + 1) << shift
+    # Per row, counts of levels * distance + grade: every histogram in one pass. Per-row
+    # bincounts of small unsigned keys are the fastest numpy histogram here.
+    bins = (bits + 1) * levels
     key_type = np.uint8 if bins <= 1 << 8 else np.uint16 if bins <= 1 << 16 else np.uint32
-    keys = (distances - np.int16(bias)).astype(key_type)
-    keys <<= shift
-    keys |= grades
-    # Per-row bincounts of small unsigned keys are the fastest numpy histogram here.
-    return np.stack([np.bincount(row, minlength=bins) for row in keys])
-
-
-def _histogram_torch(
-    distances: torch.Tensor, bias: int, grades: torch.Tensor, bits: int, shift: int
-) -> np.ndarray:
-    """As ``_histogram_numpy``, row offsets splitting one bincount of the whole chunk."""
-    rows = torch.arange(distances.shape[0], device=distances.device)[:, None] * (bits + 1)
-    keys = (((distances.long() - bias + rows) << shift) + grades).flatten()
-    bins = (distances.shape[0] * (bits + 1)) << shift
-    return torch.bincount(keys, minlength=bins).cpu().numpy()
+    keys = distances.astype(key_type)
+    keys *= levels
+    keys += grades
+    counts = np.stack([np.bincount(row, minlength=bins) for row in keys])
+    return counts.reshape(distances.shape[0], bits + 1, levels).astype(np.int64)
 
 
 def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:
@@ -73,25 +51,14 @@ def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:
 
 
 def top_columns(
-    distances: torch.Tensor,
-    bias: int,
-    bits: int,
-    length: int,
-    cutoffs: np.ndarray | None = None,
-) -> np.ndarray | torch.Tensor:
+    distances: np.ndarray, bits: int, length: int, cutoffs: np.ndarray | None = None
+) -> np.ndarray:
     """(rows, length) database indices of each row's first ``length`` items, in ranking order.
 
-    A numpy array for a CPU chunk, a tensor on the chunk's device otherwise. ``cutoffs``
-    (per-row distances at or beyond the ``length``-th item) spare the CPU path its estimate.
+    ``cutoffs`` (per-row distances at or beyond the ``length``-th item) spare the estimate.
     """
-    if distances.device.type != "cpu":
-        return _top_columns_torch(distances, length)
-    values = distances.numpy()
-    if cutoffs is None:
-        thresholds = _estimate_thresholds(values, bias + bits, length)
-    else:
-        thresholds = np.asarray(cutoffs) + bias
-    return _top_columns_numpy(values, bias, bits, length, thresholds)
+    thresholds = _estimate_thresholds(distances, bits, length) if cutoffs is None else cutoffs
+    return _top_columns(distances, bits, length, np.asarray(thresholds))
 
 
 def _estimate_thresholds(values: np.ndarray, largest: int, length: int) -> np.ndarray:
@@ -111,20 +78,17 @@ def _estimate_thresholds(values: np.ndarray, largest: int, length: int) -> np.nd
     return np.partition(sample, kth, axis=1)[:, kth]
 
 
-def _top_columns_numpy(
-    values: np.ndarray, bias: int, bits: int, length: int, thresholds: np.ndarray
-) -> np.ndarray:
+def _top_columns(values: np.ndarray, bits: int, length: int, thresholds: np.ndarray) -> np.ndarray:
     rows, size = values.shape
     candidates = np.flatnonzero(values <= thresholds[:, None].astype(values.dtype))
     counts = np.diff(np.searchsorted(candidates, np.arange(rows + 1) * size))
     # key = ((row * (bits + 2) + distance) << shift) | column: unique, ordered by (row,
-    # distance, column), a mask away from the column. From a candidate's value (distance +
-    # bias) and flat index (row * size + column): (value << shift) + flat + a per-row term.
+    # distance, column), a mask away from the column. From a candidate's distance and flat
+    # index (row * size + column): (distance << shift) + flat + a per-row term.
     shift = max(size - 1, 1).bit_length()
     key_type = np.uint32 if rows * (bits + 2) << shift < _UINT32_KEYS_BELOW else np.uint64
     rows_ = np.arange(rows)
-    # Negative for the first rows (the bias): unsigned arithmetic wraps them back exactly.
-    row_terms = ((rows_ * (bits + 2) - bias) * (1 << shift) - rows_ * size).astype(key_type)
+    row_terms = (rows_ * (bits + 2) * (1 << shift) - rows_ * size).astype(key_type)
     keys = _keys(values, candidates, shift, np.repeat(row_terms, counts), key_type)
     short = np.flatnonzero(counts < length)
     if len(short):  # the estimate fell short: these rows take all their other items too
@@ -142,14 +106,8 @@ def _keys(
     values: np.ndarray, flat: np.ndarray, shift: int, row_terms: np.ndarray, key_type: type
 ) -> np.ndarray:
     # Indices from flatnonzero are in range: mode="clip" skips numpy's slower bounds check.
-    keys = values.view(np.uint16).ravel().take(flat, mode="clip").astype(key_type)
+    keys = values.ravel().take(flat, mode="clip").astype(key_type)
     keys <<= shift
     np.add(keys, flat, out=keys, casting="unsafe")
     keys += row_terms
     return keys
-
-
-def _top_columns_torch(distances: torch.Tensor, length: int) -> torch.Tensor:
-    size = distances.shape[1]
-    keys = distances.long() * size + torch.arange(size, device=distances.device)
-    return torch.topk(keys, length, dim=1, largest=False, sorted=True).values % size

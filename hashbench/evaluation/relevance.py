@@ -4,7 +4,6 @@ on multi-label data, how relevant: the number of labels they share (graded relev
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from hashbench.errors import HashbenchError
 
@@ -42,77 +41,68 @@ def check_same_kind(query_labels: np.ndarray, database_labels: np.ndarray) -> No
         )
 
 
-#: Shared-label counts travel as uint8 (bf16 products hold them exactly up to 256).
+#: Shared-label counts travel as uint8.
 _MAX_SHARED = np.iinfo(np.uint8).max
 
 
-class Relevance:
-    """Relevance of query rows to database items, as tensors on one device.
+def relevance_levels(query_labels: np.ndarray, database_labels: np.ndarray) -> int:
+    """How many relevance grades there are, 0 (nothing shared) to the most labels a query and
+    an item can share: 2 for class ids (relevant or not)."""
+    if query_labels.ndim == 1:
+        return 2
+    most = min(int(query_labels.sum(axis=1).max()), int(database_labels.sum(axis=1).max()))
+    if most > _MAX_SHARED:
+        raise HashbenchError(
+            f"items carry up to {most} labels; at most {_MAX_SHARED} are supported"
+        )
+    return most + 1
 
-    ``levels``: how many relevance grades there are, 0 (nothing shared) to ``levels - 1``: the
-    most labels a query and an item can share (2 for class ids: relevant or not).
+
+class Relevance:
+    """Relevance of query rows to database items, as numpy arrays.
+
+    ``levels``: how many relevance grades :meth:`grades` gives (:func:`relevance_levels`).
     """
 
-    def __init__(
-        self, query_labels: np.ndarray, database_labels: np.ndarray, device: torch.device
-    ) -> None:
+    def __init__(self, query_labels: np.ndarray, database_labels: np.ndarray) -> None:
         check_same_kind(query_labels, database_labels)
-        self.device = device
         self.multi_label = query_labels.ndim == 2
-        self.levels = 2
+        self.levels = relevance_levels(query_labels, database_labels)
         if self.multi_label:
-            most = min(int(query_labels.sum(axis=1).max()), int(database_labels.sum(axis=1).max()))
-            if most > _MAX_SHARED:
-                raise HashbenchError(
-                    f"items carry up to {most} labels; at most {_MAX_SHARED} are supported"
-                )
-            self.levels = most + 1
-            # Items are relevant when the product of multi-hot rows is positive: exact for
-            # 0/1 inputs with fp32 accumulation, even in reduced-precision matmul modes.
-            dtype = torch.bfloat16 if device.type == "cpu" else torch.float32
-            self._query = torch.from_numpy(query_labels).to(device, dtype)
-            self._database = torch.from_numpy(database_labels).to(device, dtype).T.contiguous()
+            # The product of multi-hot rows counts the labels shared: exact in float32 for 0/1
+            # inputs (counts far below 2^24), and a BLAS product.
+            self._query = query_labels.astype(np.float32)
+            self._database = np.ascontiguousarray(database_labels.astype(np.float32).T)
             return
         # Dense small ids keep the per-item lookups in cache.
         everything = np.concatenate([query_labels, database_labels])
         classes, dense = np.unique(everything, return_inverse=True)
         dense = dense.astype(np.uint8 if len(classes) <= 256 else np.int32)
-        self._query = torch.from_numpy(dense[: len(query_labels)]).to(device)
-        self._database = torch.from_numpy(dense[len(query_labels) :]).to(device)
+        self._query = dense[: len(query_labels)]
+        self._database = dense[len(query_labels) :]
 
-    def block(self, start: int, stop: int) -> torch.Tensor:
+    def block(self, start: int, stop: int) -> np.ndarray:
         """bool (rows, database size)."""
         if self.multi_label:
             return (self._query[start:stop] @ self._database) > 0
         return self._query[start:stop, None] == self._database[None, :]
 
-    def grades(self, start: int, stop: int) -> torch.Tensor:
+    def grades(self, start: int, stop: int) -> np.ndarray:
         """(rows, database size) graded relevance: uint8 numbers of shared labels for multi-hot
         labels, the bool :meth:`block` for class ids (whose grades are 0 and 1)."""
         if self.multi_label:
-            return (self._query[start:stop] @ self._database).to(torch.uint8)
+            return (self._query[start:stop] @ self._database).astype(np.uint8)
         return self.block(start, stop)
 
     def at(
-        self,
-        start: int,
-        stop: int,
-        columns: np.ndarray | torch.Tensor,
-        block: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        self, start: int, stop: int, columns: np.ndarray, block: np.ndarray | None = None
+    ) -> np.ndarray:
         """(rows, n): relevance of row r to database item ``columns[r, i]``, bool.
 
-        ``columns`` is a numpy array on CPU (numpy gathers a few times faster than torch
-        there), a tensor on CUDA. ``block``: this chunk's :meth:`block`, if already at hand;
-        given its :meth:`grades` instead, the grades are gathered.
+        ``block``: this chunk's :meth:`block`, if already at hand; given its :meth:`grades`
+        instead, the grades are gathered.
         """
-        if self.multi_label and block is None:
-            block = self.block(start, stop)
-        if isinstance(columns, torch.Tensor):
-            if self.multi_label:
-                return block.gather(1, columns)
-            return self._database[columns] == self._query[start:stop, None]
         if self.multi_label:
-            return torch.from_numpy(np.take_along_axis(block.numpy(), columns, 1))
-        labels = self._database.numpy().take(columns)
-        return torch.from_numpy(labels == self._query[start:stop, None].numpy())
+            block = self.block(start, stop) if block is None else block
+            return np.take_along_axis(block, columns, 1)
+        return self._database.take(columns) == self._query[start:stop, None]

@@ -4,7 +4,7 @@ A run's quality is only half of what hashing promises; the other half is how fas
 are searched. Both engines return each query's ``k`` nearest database items in the order
 (distance, database index), so their answers agree item for item (tested), and their time per
 query can stand side by side: faiss's ``IndexBinaryFlat`` (a well-kept engine: popcounts
-over packed codes) and the evaluator's ranking (one bf16 product per chunk of queries, then
+over packed codes) and the evaluator's ranking (numpy popcounts over packed codes, then
 counting, :mod:`~hashbench.evaluation.ranking`). Latency is measured on one thread, a batch of
 queries at a time, on the machine that runs this: compare it only with figures from the same
 machine.
@@ -19,17 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hashbench.evaluation import ranking
 from hashbench.evaluation.hamming import HammingDistances, as_bits
+from hashbench.machine import cpu_name
 
 #: Neighbours per query of the timed searches (the depth of precision@100).
 K = 100
 #: Queries per timed batch, and timed repetitions of it (the fastest counts).
 BATCH = 64
 REPEATS = 3
-_CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,10 @@ def hashbench_search(
     """(distances, database indices), each (queries, k), from the evaluator's ranking."""
     queries, database = as_bits(query_codes, "query codes"), as_bits(database_codes, "codes")
     k = min(k, len(database))
-    distances = HammingDistances(queries, database, _CPU)
-    biased = distances(0, len(queries))
-    columns = ranking.top_columns(biased, distances.bias, distances.bits, k).astype(np.int64)
-    found = np.take_along_axis(biased.numpy(), columns, axis=1).astype(np.int64) - distances.bias
-    return found, columns
+    hamming = HammingDistances(queries, database)
+    distances = hamming(0, len(queries))
+    columns = ranking.top_columns(distances, hamming.bits, k).astype(np.int64)
+    return np.take_along_axis(distances, columns, axis=1).astype(np.int64), columns
 
 
 def search_latency(query_codes: np.ndarray, database_codes: np.ndarray, k: int = K) -> Latency:
@@ -83,8 +81,6 @@ def search_latency(query_codes: np.ndarray, database_codes: np.ndarray, k: int =
 
 def machine() -> str:
     """The processor this runs on and its cores, as measurements here are labelled."""
-    from hashbench.experiment.provenance import cpu_name
-
     return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
@@ -116,11 +112,9 @@ def _fastest(search) -> float:
 def _one_thread() -> Iterator[None]:
     import faiss
 
-    threads = (torch.get_num_threads(), faiss.omp_get_max_threads())
-    torch.set_num_threads(1)
-    faiss.omp_set_num_threads(1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # hashbench's ranking runs on one thread: numpy's loops
     try:
         yield
     finally:
-        torch.set_num_threads(threads[0])
-        faiss.omp_set_num_threads(threads[1])
+        faiss.omp_set_num_threads(threads)

@@ -45,9 +45,9 @@ from hashbench.deep import device as devices
 from hashbench.deep.trainer import HASHING, Trainer
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.evaluator import evaluate
-from hashbench.experiment.records import iter_records
 from hashbench.fileio import atomic_write_text
 from hashbench.method import HashingMethod, Subset
+from hashbench.records import iter_records
 from hashbench.registry import REGISTRY, create_method
 
 SUMMARY = "summary.txt"

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 import hashbench
+from hashbench.machine import cpu_name
 
 
 @cache
@@ -39,16 +40,6 @@ def git_state() -> dict[str, Any]:
     status = git("status", "--porcelain", "--untracked-files=no") or ""
     changed = [line.split(maxsplit=1)[-1] for line in status.splitlines() if line.strip()]
     return {"commit": commit, "dirty": any(not path.startswith("results/") for path in changed)}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def hardware(device: torch.device) -> dict[str, Any]:

@@ -33,16 +33,16 @@ from hashbench.evaluation.evaluator import evaluate
 from hashbench.evaluation.names import GRADED_AT, graded_depth, is_graded
 from hashbench.experiment import claims, provenance
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
-from hashbench.experiment.records import (
+from hashbench.features.extract import compute_features, default_feature, get_feature
+from hashbench.fileio import atomic_write_text
+from hashbench.method import BITS, SEED, Subset
+from hashbench.records import (
     codes_path,
     config_hash,
     departures,
     record_path,
     write_record,
 )
-from hashbench.features.extract import compute_features, get_feature
-from hashbench.fileio import atomic_write_text
-from hashbench.method import BITS, SEED, Subset
 from hashbench.registry import check_params, create_method, get_method
 from hashbench.splits.protocol import (
     Protocol,
@@ -67,7 +67,8 @@ class RunPlan:
     protocol: str | None = None
     bits: tuple[int, ...] | None = None
     seeds: tuple[int, ...] = (0,)
-    feature: str = "pixels"
+    #: Non-deep methods' feature; None: the data set's default (features.extract).
+    feature: str | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_root: tuple[Path, ...] | None = None
     image_size: int | None = None
@@ -111,7 +112,9 @@ def check_plan(plan: RunPlan) -> None:
     bits = plan.bits[0] if plan.bits else BITS.minimum
     for name in plan.methods:
         create_method(name, bits=bits, **plan.params.get(name, {})).check_files()
-    if any(get_method(name).input_kind == "features" for name in plan.methods):
+    if plan.feature is not None and any(
+        get_method(name).input_kind == "features" for name in plan.methods
+    ):
         get_feature(plan.feature)
     device = select_device()  # every run is evaluated there: a bad HASHBENCH_DEVICE, one line now
     if any(get_method(name).input_kind == "images" for name in plan.methods):
@@ -137,6 +140,7 @@ class GridRunner:
             load_protocol(plan.protocol) if plan.protocol else default_protocol(self.dataset.name)
         )
         self.bits = plan.bits or self.protocol.bits
+        self.feature = plan.feature or default_feature(self.dataset.name)
         self.splits = {seed: draw_splits(self.protocol, self.dataset, seed) for seed in plan.seeds}
         self._features: np.ndarray | None = None
         self._features_seconds = 0.0
@@ -168,7 +172,7 @@ class GridRunner:
         limited = [method for method in methods if method.bits_within_dimension]
         if not limited:
             return
-        one_image = get_feature(self.plan.feature).compute(self.dataset.images[:1])
+        one_image = get_feature(self.feature).compute(self.dataset.images[:1])
         for method in limited:
             for bits in self.bits:
                 method.check_dimension(bits, one_image.shape[1])
@@ -186,7 +190,7 @@ class GridRunner:
             return self.dataset.images
         if self._features is None:
             started = time.perf_counter()
-            self._features = compute_features(self.dataset, self.plan.feature)
+            self._features = compute_features(self.dataset, self.feature)
             self._features_seconds = time.perf_counter() - started
         return self._features
 
@@ -223,7 +227,7 @@ class GridRunner:
             "image_size": self.plan.image_size,
             "protocol": self.protocol.name,
             "protocol_checksum": self.protocol.checksum,
-            "feature": self.plan.feature if method.input_kind == "features" else None,
+            "feature": self.feature if method.input_kind == "features" else None,
         }
 
     def codes_path(self, record: Path) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 from hashbench.constraints import Fields, Integer, ListOf, Name, Text, check
 from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
-from hashbench.experiment.records import read_record, run_of
+from hashbench.records import read_record, run_of
 
 #: ``grids/<digest>.json``, as :meth:`GridRunner.save_grid` writes it.
 GRID = Fields(

@@ -3,6 +3,11 @@
 A feature is a function from uint8 images (n, H, W, C) to float32 vectors (n, d), registered
 under a name. Expensive features are cached per data set, keyed by the data set's checksum.
 The feature's name is part of every run's config and record.
+
+Unless ``--feature`` names one, non-deep methods take the feature their literature gives
+them on the data set (:func:`default_feature`). The choice lives here, by data set, not in
+the protocol files: a protocol file's bytes are checksummed into every record's config, so a
+key added there would rename every committed run of that protocol.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import numpy as np
 from hashbench.data.cache import cached_array
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
-from hashbench.features.gist import gist_descriptor
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -41,6 +45,22 @@ def register_feature(
         return function
 
     return decorate
+
+
+#: The feature non-deep methods take on a data set when none is named: the literature's where
+#: hashbench can compute it. GIST for every image set (CIFAR-10 in all its protocols, as the
+#: ITQ, SH, DPSH, DSDH and ADSH papers give their non-deep baselines, and the mosaics made
+#: of it; the multi-label sets, whose literature's own features, such as NUS-WIDE's released
+#: bag of SIFT words or a CNN's activations, cannot be computed from the images alone; any
+#: image folder): 512 values whatever the image size. Digits' 8 x 8 images are their own
+#: features: their 64 pixels, as every experiment on them uses.
+DATASET_FEATURES: dict[str, str] = {"digits": "pixels"}
+IMAGE_FEATURE = "gist"
+
+
+def default_feature(dataset: str) -> str:
+    """The feature non-deep methods take on data set ``dataset`` unless told otherwise."""
+    return DATASET_FEATURES.get(dataset, IMAGE_FEATURE)
 
 
 def list_features() -> list[Feature]:
@@ -79,4 +99,6 @@ def pixel_features(images: np.ndarray) -> np.ndarray:
     version=1,
 )
 def gist_features(images: np.ndarray) -> np.ndarray:
+    from hashbench.features.gist import gist_descriptor  # torch: only when GIST is computed
+
     return gist_descriptor(images)

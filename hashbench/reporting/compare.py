@@ -25,7 +25,7 @@ from hashbench.evaluation.inference import (
     bootstrap_interval,
     sign_flip_test,
 )
-from hashbench.experiment.records import iter_record_files, read_record, variant
+from hashbench.records import iter_record_files, read_record, variant
 from hashbench.reporting.runs import Run, load_run
 from hashbench.reporting.significance import by_seed, differences, per_query, unpaired
 from hashbench.reporting.tables import method_title, metric_value

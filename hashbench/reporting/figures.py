@@ -19,9 +19,16 @@ from matplotlib.rcsetup import cycler
 from matplotlib.ticker import MaxNLocator
 
 from hashbench.errors import HashbenchError
-from hashbench.experiment.records import variant
 from hashbench.fileio import atomic_write
-from hashbench.reporting.tables import method_label, method_rank, metric_key, variant_label
+from hashbench.records import variant
+from hashbench.reporting.tables import (
+    PAPER_PROTOCOLS,
+    authors_regions,
+    method_label,
+    method_rank,
+    metric_key,
+    variant_label,
+)
 
 COLUMN_WIDTH_IN = 3.4
 STYLE = {
@@ -135,11 +142,24 @@ def regions_figure(
                 mean = [np.mean(by_regions[k]) for k in n]
                 std = [np.std(by_regions[k]) for k in n]
                 axis.errorbar(n, mean, yerr=std, marker="o", capsize=2, label=label)
+            _authors_curves(axis, protocol, sorted({bits for bits, _ in by_line}))
             axis.set(title=protocol, xlabel="regions per side N", ylabel="mAP")
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.legend(loc="best")
         figure.tight_layout()
     return figure
+
+
+def _authors_curves(axis: Axes, protocol: str, bits: Sequence[int]) -> None:
+    """DMRH's authors' curve beside ours where they published one for this protocol's data set
+    and code length: grey, dotted, their ImageNet-pretrained CNN-F at the paper's setting."""
+    reference = authors_regions()
+    reference = reference[reference["dataset"] == PAPER_PROTOCOLS.get(protocol)]
+    for length in bits:
+        curve = reference[reference["bits"] == length].sort_values("regions")
+        if len(curve):
+            label = f"{length} bits, authors' code (ImageNet CNN-F)"
+            axis.plot(curve["regions"], curve["map_at_5000"], ":x", color="0.45", label=label)
 
 
 def convergence_figure(records: Iterable[dict[str, Any]], bits: int | None = None) -> Figure:

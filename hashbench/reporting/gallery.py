@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hashbench.evaluation.codes_file import CodesBundle
 from hashbench.evaluation.relevance import Relevance
 from hashbench.evaluation.search import hashbench_search
-
-CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,8 @@ def rank(bundle: CodesBundle, query_rows: np.ndarray, k: int) -> list[Ranking]:
     ``bundle`` must carry the data set positions of its queries and database items."""
     query_rows = np.asarray(query_rows, dtype=np.int64)
     distances, top = hashbench_search(bundle.query_codes[query_rows], bundle.database_codes, k)
-    relevance = Relevance(bundle.query_labels[query_rows], bundle.database_labels, CPU)
-    relevant = relevance.at(0, len(query_rows), top).numpy()
+    relevance = Relevance(bundle.query_labels[query_rows], bundle.database_labels)
+    relevant = relevance.at(0, len(query_rows), top)
     return [
         Ranking(
             query_position=int(bundle.query_indices[row]),

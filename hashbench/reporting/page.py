@@ -32,7 +32,11 @@ th, td { border: 1px solid #d8d8e0; padding: .25em .5em; text-align: right; }
 th[scope=row], table.runs td:first-child { text-align: left; }
 thead th { background: #eef0f6; text-align: center; }
 table.results strong { color: #0a5; } .paper { color: #777; font-size: .85em; }
-.ci { color: #555; font-size: .8em; } .table-note, .table-title { max-width: 60em; }
+.wide { overflow-x: auto; max-width: 100%; }
+.variant { display: inline-block; max-width: 22em; font-weight: normal; font-size: .85em;
+           color: #555; overflow-wrap: anywhere; }
+table.overview td { text-align: left; vertical-align: top; }
+.ci, .aside { color: #555; font-size: .8em; } .table-note, .table-title { max-width: 60em; }
 .table-note { color: #555; font-size: .9em; }
 .note { background: #fff7e0; border-left: 4px solid #e8a400; padding: .4em .8em; }
 figure { display: inline-block; margin: .5em 1em .5em 0; }

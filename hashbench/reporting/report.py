@@ -1,11 +1,13 @@
 """``hashbench report``: one self-contained HTML page of a results folder.
 
-Per protocol: the comparison table with intervals and ties, the variants' table, a sentence on
-which ranks are resolved, the figures (the defaults', then the variants'), a retrieval gallery
-drawn from the runs' real codes, every run's retrieval cost, and every run's recipe,
-provenance, timings and code diagnostics. The page reads only
-records, the codes kept beside them and (for the gallery's images) the data set; a record
-whose codes are missing is still listed, with what is missing and how to get it.
+It opens on a summary: per protocol, the leader at each code length and who the paired test
+cannot tell from it, linked to the protocol's section; protocols come in the order of how
+much they hold (runs with codes first). Per protocol: the comparison table with intervals and
+ties, the variants' table, a sentence on which ranks are resolved, the figures (the
+defaults', then the variants'), a retrieval gallery drawn from the runs' real codes, every
+run's retrieval cost, and every run's recipe, provenance, timings and code diagnostics. The
+page reads only records, the codes kept beside them and (for the gallery's images) the data
+set; a record whose codes are missing is still listed, with what is missing and how to get it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle
 from hashbench.evaluation.inference import ALPHA, LEVEL, RESAMPLES, bootstrap_interval
 from hashbench.evaluation.search import BATCH, K, machine
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 from hashbench.reporting import figures, page
 from hashbench.reporting.cost import RetrievalCost, retrieval_cost
 from hashbench.reporting.diagnostics import CodeDiagnostics, diagnose
@@ -31,10 +34,12 @@ from hashbench.reporting.gallery import Ranking, query_rows_of, rank, sample_que
 from hashbench.reporting.runs import Run, collect_runs
 from hashbench.reporting.significance import per_query, ranks_resolved, summarise_runs
 from hashbench.reporting.tables import (
+    TIED,
+    UNTESTED,
     compare_with_paper,
     method_rank,
+    method_title,
     metric_key,
-    protocol_rank,
     render,
 )
 
@@ -54,24 +59,86 @@ class ReportOptions:
 
 def build_report(results: Path, options: ReportOptions = ReportOptions()) -> str:
     runs = collect_runs(results)
-    by_protocol: dict[str, list[Run]] = {}
-    for run in sorted(runs, key=lambda r: (protocol_rank(r.protocol), r.protocol)):
-        by_protocol.setdefault(run.protocol, []).append(run)
+    by_protocol = _by_protocol(runs)
+    summaries = {protocol: _summary(runs_of, options) for protocol, runs_of in by_protocol.items()}
     body = [
         "<h1>hashbench results</h1>",
         f"<p>{len(runs)} runs from <code>{page.escape(results)}</code>, "
-        f"{len(by_protocol)} protocol(s): "
-        + ", ".join(f'<a href="#{page.escape(p)}">{page.escape(p)}</a>' for p in by_protocol)
-        + ". Every number comes from a run record; the intervals, tests, gallery, costs and "
-        "diagnostics from the codes kept beside it.</p>",
+        f"{len(by_protocol)} protocol(s). Every number comes from a run record; the intervals, "
+        "tests, gallery, costs and diagnostics from the codes kept beside it.</p>",
+        *_overview(by_protocol, summaries),
     ]
     for protocol, protocol_runs in by_protocol.items():
-        body += list(_protocol_section(protocol, protocol_runs, options))
+        body += list(_protocol_section(protocol, protocol_runs, summaries[protocol], options))
     body.append(_reading_notes())
     return page.document("hashbench results", body)
 
 
-def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) -> Iterator[str]:
+def _by_protocol(runs: list[Run]) -> dict[str, list[Run]]:
+    """The runs by protocol, the protocol holding the most runs with codes (what intervals,
+    tests and the gallery need) first, then the most runs."""
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.protocol, []).append(run)
+
+    def holds(protocol: str) -> tuple[int, int, str]:
+        with_codes = sum(run.codes is not None for run in grouped[protocol])
+        return -with_codes, -len(grouped[protocol]), protocol
+
+    return {protocol: grouped[protocol] for protocol in sorted(grouped, key=holds)}
+
+
+def _summary(runs: list[Run], options: ReportOptions, metric: str = "map") -> pd.DataFrame:
+    summary = summarise_runs(runs, metric)
+    return compare_with_paper(summary) if options.compare_paper else summary
+
+
+def _overview(by_protocol: dict[str, list[Run]], summaries: dict[str, pd.DataFrame]) -> list[str]:
+    """The summary the page opens on: a row per protocol (linked to its section), a column
+    per code length, each cell the leader among the defaults' runs with its mAP and those the
+    paired test cannot tell from it."""
+    leaders = {
+        protocol: summary[summary["variant"] == ""] for protocol, summary in summaries.items()
+    }
+    bits = sorted({int(b) for table in leaders.values() for b in table["bits"]})
+    rows = []
+    for protocol, protocol_runs in by_protocol.items():
+        with_codes = sum(run.codes is not None for run in protocol_runs)
+        name = (
+            f'<a href="#{page.escape(protocol)}">{page.escape(protocol)}</a><br>'
+            f'<span class="aside">{len(protocol_runs)} runs, {with_codes} with codes</span>'
+        )
+        columns = leaders[protocol].groupby("bits")
+        cells = {int(b): _leader_cell(column) for b, column in columns}
+        rows.append([name, *(cells.get(b, "–") for b in bits)])
+    return [
+        "<h2>Summary</h2>",
+        "<p>The leader of each column of each protocol's comparison table (runs at their "
+        f"method's defaults; the protocol's mAP@K), then the methods marked {TIED}, which the "
+        f"paired test cannot tell from it, and how many it could not test ({UNTESTED}). "
+        "Protocols in the order of how much they hold.</p>",
+        '<div class="wide">'
+        + page.table(["Protocol", *(f"{b} bits" for b in bits)], rows, "overview")
+        + "</div>",
+    ]
+
+
+def _leader_cell(column: pd.DataFrame) -> str:
+    best = column[column["best"]]
+    text = " = ".join(f"<strong>{page.escape(method_title(m))}</strong>" for m in best["method"])
+    text += f" {best['mean'].iloc[0]:.4f}"
+    others = column[~column["best"]]
+    tied = [method_title(row.method) + TIED for row in others.itertuples() if row.tied is True]
+    untested = sum(pd.isna(row.tied) for row in others.itertuples()) if "tied" in column else 0
+    notes = tied + ([f"{untested} {UNTESTED}"] if untested else [])
+    if notes:
+        text += f'<br><span class="aside">{page.escape(", ".join(notes))}</span>'
+    return text
+
+
+def _protocol_section(
+    protocol: str, runs: list[Run], summary: pd.DataFrame, options: ReportOptions
+) -> Iterator[str]:
     records = [run.record for run in runs]
     first = records[0]
     sizes = ", ".join(f"{k} {v:,}" for k, v in first["splits"]["sizes"].items())
@@ -94,11 +161,9 @@ def _protocol_section(protocol: str, runs: list[Run], options: ReportOptions) ->
             )
         if not scored:
             continue
-        summary = summarise_runs(scored, metric)
-        if options.compare_paper:
-            summary = compare_with_paper(summary)
-        yield render(summary, "html")
-        yield f"<p>{page.escape(ranks_resolved(summary, protocol))}</p>"
+        table = summary if metric == metric_key(first, "map") else _summary(scored, options, metric)
+        yield '<div class="wide">' + render(table, "html") + "</div>"
+        yield f"<p>{page.escape(ranks_resolved(table, protocol))}</p>"
     bits = options.bits or _usual_bits(runs)
     defaults = [record for record in records if not variant(record)]
     variants = [record for record in records if variant(record)]

@@ -28,8 +28,8 @@ from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, load_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.evaluation.names import graded_depth
-from hashbench.experiment.records import codes_path, iter_record_files, variant
 from hashbench.fileio import atomic_write, sha256_file
+from hashbench.records import codes_path, iter_record_files, variant
 from hashbench.reporting.tables import method_label, metric_key
 
 #: Bump when the evaluator's per-query values change, so that cached ones are not reused.

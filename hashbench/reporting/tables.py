@@ -24,7 +24,7 @@ import pandas as pd
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
 from hashbench.evaluation.names import AT_CUT_OFF
-from hashbench.experiment.records import variant
+from hashbench.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -167,10 +167,20 @@ def protocol_rank(name: str) -> int:
 
 def paper_table() -> pd.DataFrame:
     """The DMRH paper's published mAP@5000 (Table 2), kept in the package as data."""
-    with resources.files("hashbench.reporting.paper").joinpath("dmrh-table.csv").open() as handle:
-        paper = pd.read_csv(handle)
+    paper = _paper_data("dmrh-table.csv")
     paper["method"] = paper["method"].str.lower()
     return paper
+
+
+def authors_regions() -> pd.DataFrame:
+    """DMRH's mAP@5000 against N as its authors' README gives it (WoodsChou/DMRH, ImageNet
+    CNN-F): columns dataset, regions, bits, map_at_5000."""
+    return _paper_data("dmrh-regions.csv")
+
+
+def _paper_data(name: str) -> pd.DataFrame:
+    with resources.files("hashbench.reporting.paper").joinpath(name).open() as handle:
+        return pd.read_csv(handle)
 
 
 def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
@@ -357,8 +367,9 @@ def _latex(grid: _Grid) -> str:
 
 
 def _html(grid: _Grid) -> str:
-    """A ``<table class="results">`` fragment: protocols spanning their bit columns, the best
-    per column in ``<strong>``, the paired tests' marks and the intervals (``<span
+    """A ``<table class="results">`` fragment: protocols spanning their bit columns, a
+    variant's settings under its method's name (``<span class="variant">``), the best per
+    column in ``<strong>``, the paired tests' marks and the intervals (``<span
     class="ci">``) where the summary has them, the paper's figure (and our difference) under
     ours, and the note on the marks."""
     spans = [(p, sum(1 for q, _ in grid.columns if q == p)) for p in grid.protocols]
@@ -370,7 +381,11 @@ def _html(grid: _Grid) -> str:
         "<tbody>",
     ]
     for row in grid.rows:
-        cells = [f'<th scope="row">{html.escape(grid.label(row))}</th>']
+        method, variant = row
+        label = html.escape(method_title(method))
+        if variant:  # a variant's settings on lines of their own, wrapped to the label's width
+            label += f'<br><span class="variant">{html.escape(variant)}</span>'
+        cells = [f'<th scope="row">{label}</th>']
         for column in grid.columns:
             text = html.escape(grid.cell(row, column, " ± "))
             text = f"<strong>{text}</strong>" if (row, column) in grid.best else text

@@ -58,7 +58,8 @@ DISJOINT = (("validation", "train"), ("validation", "query"), ("train", "query")
 
 @dataclass(frozen=True)
 class Protocol:
-    """One protocol file, checked. ``checksum`` (of the file's bytes) goes into records."""
+    """One protocol file, checked. ``checksum`` (of the file's bytes but its ``[recipe]``
+    table, :func:`split_checksum`) goes into records."""
 
     name: str
     dataset: str
@@ -233,7 +234,7 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
         topk=None if topk == "all" else topk,
         bits=tuple(bits),
         splits=_parse_splits(source, splits),
-        checksum=hashlib.sha256(content).hexdigest(),
+        checksum=split_checksum(content),
         default=top.get("default", lambda v: isinstance(v, bool), "true or false", False),
         query_in_database=top.get(
             "query_in_database", lambda v: isinstance(v, bool), "true or false", False
@@ -263,6 +264,22 @@ def _headline(top: _Checker) -> tuple[str, ...]:
         return bool(found) and all(isinstance(m, str) and is_headline(m) for m in found)
 
     return tuple(names(top.get("metric", fits, expected)))
+
+
+def split_checksum(content: bytes) -> str:
+    """sha256 of a protocol file's bytes less its ``[recipe]`` table (from its header to the
+    next table or the end): what decides the splits and the metric. A deep run's record holds
+    the recipe's values in its parameters already, so a protocol's budget can be tuned without
+    renaming the runs it does not touch (the classic methods'); a file without the table keeps
+    the checksum of its bytes."""
+    kept, in_recipe = [], False
+    for line in content.splitlines(keepends=True):
+        header = line.split(b"#")[0].strip()
+        if header.startswith(b"[") and not header.startswith(b"[["):
+            in_recipe = header == b"[recipe]"
+        if not in_recipe:
+            kept.append(line)
+    return hashlib.sha256(b"".join(kept)).hexdigest()
 
 
 def _parse_splits(source: str, splits: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -34,6 +34,7 @@ from hashbench.constraints import (
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
 from hashbench.method import ADDED_PARAMETERS, without_added_defaults
+from hashbench.registry import REGISTRY
 
 SCHEMA_VERSION = 1
 #: A measured value: any number, NaN included (a metric may be undefined).
@@ -198,11 +199,9 @@ def departures(
 
 @functools.cache
 def _defaults(method: str, bits: int) -> dict[str, Any] | None:
-    from hashbench.registry import REGISTRY
-
     if method not in REGISTRY.names():
         return None
-    return REGISTRY.get(method)(bits=bits).get_params()
+    return REGISTRY.declaration(method).default_params(bits)
 
 
 def _canonical(value: Any) -> str:
