@@ -64,7 +64,8 @@ RECORD = Fields(
                 "checksum": Text(),
                 "topk": Nullable(Integer(minimum=1)),
                 "relevance": Text(),
-            }
+            },
+            {"metrics": ListOf(Text())},  # its headline metrics; records before: mAP alone
         ),
         "splits": Fields(
             {"file": Text(), "checksum": Text(), "sizes": MappingOf(Integer(minimum=0))}

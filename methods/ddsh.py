@@ -92,7 +92,8 @@ class DDSH(DeepHashingMethod):
     Each round draws (every ``rounds`` epochs) ``columns`` items Omega, updates their codes
     B_Omega by the discrete step against the rest's network codes B_Gamma, then trains the
     network one epoch on Gamma, refreshing B_Gamma = sign of the outputs as batches pass.
-    S is the signed similarity {-r, 1} of trainDDSH.m (r: similar / dissimilar pairs).
+    S is the signed similarity {-r, 1} of trainDDSH.m (r: similar / dissimilar pairs), {0, 1}
+    on multi-label data (:meth:`dissimilar`).
     Every item's code at the end is the network's sign, as the authors' encoding.
     """
 
@@ -133,8 +134,7 @@ class DDSH(DeepHashingMethod):
         in_omega = torch.zeros(context.n, dtype=torch.bool, device=context.device)
         in_omega[self.omega_] = True
         s = similarity(context.labels, context.labels[self.omega_])
-        ratio = float(s.sum() / (1 - s).sum().clamp(min=1))
-        self.targets_ = self.bits * signed_similarity(s, -ratio)  # (n, m)
+        self.targets_ = self.bits * signed_similarity(s, self.dissimilar(s, context))  # (n, m)
         self.codes_[self.omega_] = update_sampled_codes(
             self.codes_[self.omega_],
             self.codes_[~in_omega],
@@ -142,6 +142,14 @@ class DDSH(DeepHashingMethod):
             self.targets_[self.omega_],
         )
         return context.batches(torch.nonzero(~in_omega).squeeze(1).cpu())
+
+    @staticmethod
+    def dissimilar(s: torch.Tensor, context: TrainingContext) -> float:
+        """S's value on dissimilar pairs: -r, r = similar / dissimilar pairs (trainDDSH.m); on
+        multi-label data 0, as trainDDSH.m's note asks for NUS-WIDE."""
+        if context.multi_label:
+            return 0.0
+        return -float(s.sum() / (1 - s).sum().clamp(min=1))
 
     def batch_loss(
         self, context: TrainingContext, codes: torch.Tensor, indices: torch.Tensor

@@ -157,7 +157,7 @@ def test_shipped_protocols_are_package_data_with_their_checksums() -> None:
         content = files.joinpath(f"{name}.toml").read_bytes()
         if not protocol.recipe:  # the file's bytes (test_protocol_recipe: with a [recipe])
             assert protocol.checksum == hashlib.sha256(content).hexdigest()
-        assert protocol.relevance == "shared-label" and protocol.metric == "map"
+        assert protocol.relevance == "shared-label" and protocol.metrics[0] == "map"
         assert protocol.description and protocol.reference
         assert list(protocol.splits) and set(protocol.splits) == set(SPLIT_NAMES)
 
@@ -314,7 +314,9 @@ carve = true
         ("bits = [8, 16]", "bits = []", "key 'bits' must be a non-empty list"),
         ("topk = 100", "topk = 0", "key 'topk' must be a positive integer or \"all\", got 0"),
         ("topk = 100", 'topk = "some"', "key 'topk' must be a positive integer or \"all\""),
-        ('metric = "map"', 'metric = "ndcg"', "key 'metric' must be one of"),
+        ('metric = "map"', 'metric = "ndcg"', "key 'metric' must be one of map, map_tie, wap"),
+        ('metric = "map"', 'metric = ["map", "ndcg@0"]', "key 'metric' must be one of map"),
+        ('metric = "map"', "metric = []", "or a non-empty list of them, got []"),
         ('relevance = "shared-label"', 'relevance = "cosine"', "key 'relevance' must be one of"),
         ("per_class = 10", "per_class = true", "'splits.validation.per_class' must be a positive"),
         ("per_class = 10", "per_class = 10\ncount = 5", "has per_class and count; keep at most"),
@@ -342,6 +344,16 @@ def test_protocol_file_mistakes_name_the_file_and_key(
     with pytest.raises(HashbenchError, match="protocol file .*bad.toml") as error:
         load_protocol(str(path))
     assert message in str(error.value)
+
+
+def test_a_protocol_names_one_headline_metric_or_a_list_of_them(tmp_path: Path) -> None:
+    path = tmp_path / "graded.toml"
+    path.write_text(VALID.replace('metric = "map"', 'metric = ["map", "ndcg@500", "wap"]'))
+    assert load_protocol(str(path)).metrics == ("map", "ndcg@500", "wap")
+    path.write_text(VALID)
+    assert load_protocol(str(path)).metrics == ("map",)
+    mosaic = load_protocol("cifar10-mosaic")
+    assert (mosaic.metrics, mosaic.topk) == (("map", "ndcg@1000", "acg@1000", "wap"), 5000)
 
 
 def test_unknown_protocol_lists_the_known_ones() -> None:

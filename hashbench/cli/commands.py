@@ -231,6 +231,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
         bundle.query_labels,
         bundle.database_labels,
         topk=args.topk,
+        graded_at=args.graded_at,
     )
     if args.json:
         print(json.dumps({"metrics": result.metrics, "curves": result.curves}, indent=1))

@@ -19,6 +19,7 @@ from hashbench.cli.options import (
     name_list,
     topk_value,
 )
+from hashbench.evaluation.names import GRADED_AT
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
 
 EXIT_USAGE = 2
@@ -197,8 +198,9 @@ def add_table(commands_: argparse._SubParsersAction) -> None:
     table.add_argument(
         "--metric",
         default="map",
-        help="map (the protocol's mAP@K, default), map_tie, a metric key such as precision@r2, "
-        "or val_map (the validation mAP that model selection kept: a sweep's criterion)",
+        help="map (the protocol's mAP@K, default), map_tie, wap (multi-label: weighted mAP@K), "
+        "a metric key such as precision@r2 or ndcg@1000, or val_map (the validation mAP that "
+        "model selection kept: a sweep's criterion)",
     )
     table.add_argument("--methods", type=name_list, help="only these methods, e.g. lsh,itq")
     table.add_argument("--protocols", type=name_list, help="only these protocols")
@@ -231,8 +233,8 @@ def add_compare(commands_: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--metric",
         default="map",
-        help="map (the protocol's mAP@K, default), map_tie or a metric key such as "
-        "precision@r2: any metric the evaluator scores per query",
+        help="map (the protocol's mAP@K, default), map_tie, wap or a metric key such as "
+        "precision@r2 or ndcg@1000: any metric the evaluator scores per query",
     )
     compare.set_defaults(handler=commands.command_compare)
 
@@ -285,14 +287,23 @@ def add_evaluate(commands_: argparse._SubParsersAction) -> None:
         "evaluate",
         help="evaluate codes from anywhere: an .npz with query/database codes and labels",
         description="Reads query_codes, database_codes (n x bits, {0,1} or {-1,+1}), "
-        "query_labels and database_labels (class ids or multi-hot) from an .npz file.",
+        "query_labels and database_labels (class ids or multi-hot) from an .npz file. "
+        "Multi-hot labels also give the graded metrics (relevance: the number of shared "
+        "labels): weighted mAP@K, NDCG@N and ACG@N.",
     )
     evaluate.add_argument("codes", type=Path, metavar="CODES.npz")
     evaluate.add_argument(
         "--topk",
         type=topk_value,
         default=5000,
-        help="K of mAP@K: a positive integer or 'all' (default: 5000)",
+        help="K of mAP@K (and weighted mAP@K): a positive integer or 'all' (default: 5000)",
+    )
+    evaluate.add_argument(
+        "--graded-at",
+        type=int_list,
+        default=GRADED_AT,
+        help="the depths N of NDCG@N and ACG@N on multi-hot labels (default: "
+        f"{','.join(map(str, GRADED_AT))})",
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(handler=commands.command_evaluate)

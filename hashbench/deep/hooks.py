@@ -26,6 +26,8 @@ class TrainingContext:
     n: int
     indices: np.ndarray
     labels: torch.Tensor
+    #: Whether items may carry several labels (multi-label data), not one class each.
+    multi_label: bool
     device: torch.device
     #: The run's seeded stream for sampling items; checkpoints save and restore it.
     sampler: torch.Generator

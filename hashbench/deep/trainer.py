@@ -184,6 +184,7 @@ class Trainer:
             n=self.n,
             indices=np.asarray(train.indices),
             labels=self.labels,
+            multi_label=not self.single_label,
             device=self.device,
             sampler=self.sampler,
             batches=lambda indices=None: trainer.shuffled_batches(indices),

@@ -4,9 +4,9 @@ loads torch.
 
 The same interface as the CPU path: :class:`HammingDistances` and :class:`Relevance` as in
 :mod:`~hashbench.evaluation.hamming` and :mod:`~hashbench.evaluation.relevance`,
-:func:`distance_counts` and :func:`top_columns` as in :mod:`~hashbench.evaluation.ranking`;
-the counts and the top items' relevance come back as numpy arrays, so every metric is the
-CPU path's own code.
+:func:`distance_histogram` and :func:`top_columns` as in
+:mod:`~hashbench.evaluation.ranking`; the counts and the top items' relevance come back as numpy
+arrays, so every metric is the CPU path's own code.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from hashbench.errors import HashbenchError
-from hashbench.evaluation.relevance import check_same_kind
+from hashbench.evaluation.relevance import check_same_kind, relevance_levels
 
 
 def cuda_device(name: str) -> torch.device:
@@ -56,13 +56,15 @@ def _signs(bits: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 class Relevance:
-    """Relevance of query rows to database items, as bool tensors on the device."""
+    """Relevance of query rows to database items, as tensors on the device; ``levels`` as in
+    :class:`hashbench.evaluation.relevance.Relevance`."""
 
     def __init__(
         self, query_labels: np.ndarray, database_labels: np.ndarray, device: torch.device
     ) -> None:
         check_same_kind(query_labels, database_labels)
         self.multi_label = query_labels.ndim == 2
+        self.levels = relevance_levels(query_labels, database_labels)
         if self.multi_label:
             # Exact for 0/1 inputs with fp32 accumulation, even in reduced-precision modes.
             self._query = torch.from_numpy(query_labels).to(device, torch.float32)
@@ -78,26 +80,33 @@ class Relevance:
             return (self._query[start:stop] @ self._database) > 0
         return self._query[start:stop, None] == self._database[None, :]
 
+    def grades(self, start: int, stop: int) -> torch.Tensor:
+        """(rows, database size): uint8 numbers of shared labels for multi-hot labels, the
+        bool :meth:`block` for class ids."""
+        if self.multi_label:
+            return (self._query[start:stop] @ self._database).to(torch.uint8)
+        return self.block(start, stop)
+
     def at(
         self, start: int, stop: int, columns: torch.Tensor, block: torch.Tensor | None = None
     ) -> np.ndarray:
-        """bool (rows, n) numpy: relevance of row r to database item ``columns[r, i]``."""
+        """(rows, n) numpy: relevance of row r to database item ``columns[r, i]``, bool; the
+        grades when ``block`` is this chunk's :meth:`grades`."""
         if self.multi_label:
             block = self.block(start, stop) if block is None else block
             return block.gather(1, columns).cpu().numpy()
         return (self._database[columns] == self._query[start:stop, None]).cpu().numpy()
 
 
-def distance_counts(
-    distances: torch.Tensor, relevant: torch.Tensor, bits: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """As :func:`hashbench.evaluation.ranking.distance_counts`: row offsets split one
+def distance_histogram(
+    distances: torch.Tensor, grades: torch.Tensor, bits: int, levels: int
+) -> np.ndarray:
+    """As :func:`hashbench.evaluation.ranking.distance_histogram`: row offsets split one
     bincount of the whole chunk."""
     rows = torch.arange(distances.shape[0], device=distances.device)[:, None] * (bits + 1)
-    keys = ((distances.long() + rows) * 2 + relevant).flatten()
-    both = torch.bincount(keys, minlength=2 * distances.shape[0] * (bits + 1)).cpu().numpy()
-    both = both.reshape(distances.shape[0], bits + 1, 2).astype(np.int64)
-    return both.sum(axis=2), both[:, :, 1].copy()
+    keys = ((distances.long() + rows) * levels + grades).flatten()
+    counts = torch.bincount(keys, minlength=distances.shape[0] * (bits + 1) * levels)
+    return counts.cpu().numpy().reshape(distances.shape[0], bits + 1, levels).astype(np.int64)
 
 
 def top_columns(

@@ -1,11 +1,13 @@
 """The one evaluator: mAP@K (fixed and tie-aware), precision within radius 2, precision@N and
-precision-recall by radius, for any codes and labels.
+precision-recall by radius, for any codes and labels; on multi-label data also the graded
+metrics NDCG@N, ACG@N (fixed and tie-aware) and weighted mAP@K (:mod:`.graded`).
 
 Ranking: the database is ordered by Hamming distance, ties broken by database index (stable,
 deterministic; see :mod:`~hashbench.evaluation.ranking`). Relevance: a query and an item
-share at least one label. Conventions (see :mod:`~hashbench.evaluation.metrics`): AP@K divides
-by the relevant items found in the top K, 0 when none; ``topk=None`` or K beyond the database
-means all of it; an empty set has precision 0 and a query with no relevant item has recall 0.
+share at least one label; graded relevance: how many. Conventions (see
+:mod:`~hashbench.evaluation.metrics`): AP@K divides by the relevant items found in the top K,
+0 when none; ``topk=None`` or K beyond the database means all of it; an empty set has
+precision 0 and a query with no relevant item has recall 0.
 
 It computes on the CPU in numpy, unless ``device`` names a CUDA device (a run evaluates its
 codes where it trained), where :mod:`~hashbench.evaluation.cuda` does the same steps in torch:
@@ -28,9 +30,11 @@ import numpy as np
 
 from hashbench.constraints import POSITIVE_INTEGER, check
 from hashbench.errors import HashbenchError
+from hashbench.evaluation import graded as graded_metrics
 from hashbench.evaluation import metrics as per_query
 from hashbench.evaluation import ranking
 from hashbench.evaluation.hamming import HammingDistances, as_bits
+from hashbench.evaluation.names import AT_CUT_OFF, GRADED_AT
 from hashbench.evaluation.relevance import Relevance, as_labels
 
 #: Elements (rows x database) of one chunk. On CPU small chunks keep each step's arrays in
@@ -45,7 +49,8 @@ _RADIUS = 2
 @dataclass(frozen=True)
 class Evaluation:
     """Means over queries. ``metrics`` keys: ``map@K``/``map@all``, ``map_tie@K``,
-    ``precision@r2``, ``precision@N``; ``curves``: ``pr_radius``, ``pr_precision``,
+    ``precision@r2``, ``precision@N``; on multi-label data also ``wap@K``, ``ndcg@N``,
+    ``ndcg_tie@N``, ``acg@N`` and ``acg_tie@N``; ``curves``: ``pr_radius``, ``pr_precision``,
     ``pr_recall``, one entry per Hamming radius 0..bits.
 
     ``per_query`` holds each metric's value for every query, in query order (confidence
@@ -72,26 +77,36 @@ def evaluate(
     *,
     topk: int | None = 5000,
     precision_at: Sequence[int] = (100, 1000),
+    graded_at: Sequence[int] = GRADED_AT,
     device: str = "cpu",
 ) -> Evaluation:
     """All metrics in one pass over the queries.
 
     ``map_tie@K`` is the expected ``map@K`` when the order within each tie of distances is
     uniformly random: see :func:`hashbench.evaluation.metrics.tie_aware_average_precision`.
-    ``precision@N`` ranks like ``map@K`` and divides by min(N, database size).
+    ``precision@N`` ranks like ``map@K`` and divides by min(N, database size). On multi-hot
+    labels, also the graded metrics of :mod:`~hashbench.evaluation.graded` (relevance: the
+    number of shared labels): ``wap@K``, and at each N of ``graded_at`` ``ndcg@N``, ``acg@N``
+    and their tie-aware forms ``ndcg_tie@N``, ``acg_tie@N`` (N beyond the database: all of it).
     """
     search = _Search.build(query_codes, database_codes, query_labels, database_labels, device)
     k = search.cutoff(topk)
     depths = [check(n, POSITIVE_INTEGER, "precision_at") for n in precision_at]
-    length = min(max([k, *depths]), search.size)
-    bits, ranks = search.bits, search.ranking
+    graded = [check(n, POSITIVE_INTEGER, "graded_at") for n in graded_at]
+    multi_label = search.relevance.multi_label
+    graded = graded if multi_label else []
+    length = min(max([k, *depths, *graded]), search.size)
+    bits, ranks, levels = search.bits, search.ranking, search.relevance.levels
 
     def per_chunk(start: int, stop: int, distances: Any) -> dict[str, np.ndarray]:
-        relevant = search.relevance.block(start, stop)
-        all_counts, relevant_counts = ranks.distance_counts(distances, relevant, bits)
+        grades = search.relevance.grades(start, stop)
+        histogram = ranks.distance_histogram(distances, grades, bits, levels)
+        all_counts = histogram.sum(axis=2)
+        relevant_counts = all_counts - histogram[:, :, 0]
         cutoffs = ranking.cutoff_distances(all_counts, length)
         columns = ranks.top_columns(distances, bits, length, cutoffs)
-        top = search.relevance.at(start, stop, columns, relevant)
+        top_grades = search.relevance.at(start, stop, columns, grades)
+        top = top_grades > 0 if multi_label else top_grades
         precision, recall = per_query.precision_recall_by_radius(all_counts, relevant_counts)
         values = {
             "map": per_query.average_precision(top, k),
@@ -103,6 +118,10 @@ def evaluate(
         }
         for n in depths:
             values[f"precision@{n}"] = per_query.precision_at(top, n)
+        if multi_label:
+            values["wap"] = per_query.average_precision(top_grades, k)
+        for depth in graded:
+            values.update(_graded_at(histogram, top_grades, min(depth, search.size), depth, levels))
         return values
 
     values = search.per_query(per_chunk)
@@ -113,7 +132,7 @@ def evaluate(
     }
     within_radius = values.pop("within_radius")
     suffix = "all" if topk is None else str(topk)
-    names = {"map": f"map@{suffix}", "map_tie": f"map_tie@{suffix}"}
+    names = {name: f"{name}@{suffix}" for name in AT_CUT_OFF}
     values = {names.get(name, name): value for name, value in values.items()}
     return Evaluation(
         metrics={name: float(value.mean()) for name, value in values.items()},
@@ -121,6 +140,22 @@ def evaluate(
         per_query=values,
         within_radius=within_radius,
     )
+
+
+def _graded_at(
+    histogram: np.ndarray, top_grades: np.ndarray, n: int, depth: int, levels: int
+) -> dict[str, np.ndarray]:
+    """NDCG@n, ACG@n and their tie-aware forms, named by the ``depth`` asked for (``n``: it
+    clipped to the database)."""
+    ideal = graded_metrics.ideal_dcg(histogram, n)
+    dcg = graded_metrics.dcg(top_grades, n, levels)
+    expected = graded_metrics.expected_dcg(histogram, n)
+    return {
+        f"ndcg@{depth}": graded_metrics.normalised(dcg, ideal),
+        f"ndcg_tie@{depth}": graded_metrics.normalised(expected, ideal),
+        f"acg@{depth}": per_query.precision_at(top_grades, n),  # the mean grade
+        f"acg_tie@{depth}": graded_metrics.expected_acg(histogram, n),
+    }
 
 
 def mean_average_precision(
@@ -156,7 +191,7 @@ class _Search:
     query_count: int
     distances: Any  # HammingDistances, or on CUDA its torch twin
     relevance: Any  # Relevance, likewise
-    #: distance_counts and top_columns: the ranking module, or the CUDA one.
+    #: distance_histogram and top_columns: the ranking module, or the CUDA one.
     ranking: ModuleType
     on_cuda: bool
 

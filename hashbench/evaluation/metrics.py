@@ -16,21 +16,29 @@ import numpy as np
 from scipy.special import gammaln
 
 
-def average_precision(top_relevant: np.ndarray, k: int) -> np.ndarray:
-    """AP@k under the fixed order of ``top_relevant`` (bool, rows x at least k, ranking order)."""
-    relevant = top_relevant[:, :k]
-    hits = np.cumsum(relevant, axis=1, dtype=np.int32)
-    found = hits[:, -1].copy()
-    hits *= relevant
-    ranks = np.arange(1, relevant.shape[1] + 1, dtype=np.float64)
-    precision_sums = hits @ (1.0 / ranks)
+def average_precision(top: np.ndarray, k: int) -> np.ndarray:
+    """AP@k under the fixed order of ``top`` (rows x at least k, ranking order): the mean over
+    the relevant items found of (relevance so far / rank).
+
+    ``top`` is bool relevance, or graded relevance (numbers of shared labels, see
+    :mod:`~hashbench.evaluation.graded`): then the "precision" at each relevant rank is its
+    ACG and this is DSRH's weighted AP@k.
+    """
+    grades = top[:, :k]
+    relevant = grades if grades.dtype == np.bool_ else grades > 0
+    gains = np.cumsum(grades, axis=1, dtype=np.int32)
+    found = np.count_nonzero(relevant, axis=1)
+    gains *= relevant
+    ranks = np.arange(1, grades.shape[1] + 1, dtype=np.float64)
+    precision_sums = gains @ (1.0 / ranks)
     return np.divide(precision_sums, found, out=np.zeros(len(found)), where=found > 0)
 
 
-def precision_at(top_relevant: np.ndarray, n: int) -> np.ndarray:
-    """Share of relevant items among the first n (n clipped to the ranked length)."""
-    n = min(n, top_relevant.shape[1])
-    return top_relevant[:, :n].sum(axis=1) / n
+def precision_at(top: np.ndarray, n: int) -> np.ndarray:
+    """Mean relevance of the first n (n clipped to the ranked length): on bool relevance the
+    share of relevant items, on graded relevance DSRH's ACG@n."""
+    n = min(n, top.shape[1])
+    return top[:, :n].sum(axis=1) / n
 
 
 def precision_within_radius(

@@ -5,7 +5,7 @@ unsigned integers (rows, database). Two outputs feed every metric:
 
 * ``top_columns``: each row's first ``length`` database indices in the order (distance,
   database index) -- ties broken by the index, stable and deterministic;
-* ``distance_counts``: per row and distance, how many items and how many relevant items.
+* ``distance_histogram``: per row, distance and relevance grade, how many items.
 
 On CPU nothing sorts a whole row. Distances take only ``bits + 1`` values, so each row's
 cut-off distance (exact, from the counts, or estimated from a column sample with a safety
@@ -27,18 +27,22 @@ _SAFETY_SIGMAS = 3.0
 _UINT32_KEYS_BELOW = 2**32
 
 
-def distance_counts(
-    distances: np.ndarray, relevant: np.ndarray, bits: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """int64 (rows, bits + 1) counts of all items and of relevant items at each distance."""
-    # Per row, counts of 2 * distance + relevant: both histograms in one pass. Per-row
+def distance_histogram(
+    distances: np.ndarray, grades: np.ndarray, bits: int, levels: int
+) -> np.ndarray:
+    """int64 (rows, bits + 1, levels): per row, how many items lie at each distance with each
+    relevance grade (``grades``: bool, or uint8 below ``levels``; see
+    :meth:`~hashbench.evaluation.relevance.Relevance.grades`). Summed over grades it counts
+    all items per distance; over grades 1 and up, the relevant ones."""
+    # Per row, counts of levels * distance + grade: every histogram in one pass. Per-row
     # bincounts of small unsigned keys are the fastest numpy histogram here.
-    keys = distances.astype(np.uint8 if bits < 127 else np.uint16)
-    keys <<= 1
-    keys |= relevant
-    both = np.stack([np.bincount(row, minlength=2 * (bits + 1)) for row in keys])
-    both = both.reshape(distances.shape[0], bits + 1, 2).astype(np.int64)
-    return both.sum(axis=2), both[:, :, 1].copy()
+    bins = (bits + 1) * levels
+    key_type = np.uint8 if bins <= 1 << 8 else np.uint16 if bins <= 1 << 16 else np.uint32
+    keys = distances.astype(key_type)
+    keys *= levels
+    keys += grades
+    counts = np.stack([np.bincount(row, minlength=bins) for row in keys])
+    return counts.reshape(distances.shape[0], bits + 1, levels).astype(np.int64)
 
 
 def cutoff_distances(all_counts: np.ndarray, length: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Who is relevant to whom: a query and a database item are relevant when they share a label."""
+"""Who is relevant to whom: a query and a database item are relevant when they share a label;
+on multi-label data, how relevant: the number of labels they share (graded relevance)."""
 
 from __future__ import annotations
 
@@ -40,15 +41,36 @@ def check_same_kind(query_labels: np.ndarray, database_labels: np.ndarray) -> No
         )
 
 
+#: Shared-label counts travel as uint8.
+_MAX_SHARED = np.iinfo(np.uint8).max
+
+
+def relevance_levels(query_labels: np.ndarray, database_labels: np.ndarray) -> int:
+    """How many relevance grades there are, 0 (nothing shared) to the most labels a query and
+    an item can share: 2 for class ids (relevant or not)."""
+    if query_labels.ndim == 1:
+        return 2
+    most = min(int(query_labels.sum(axis=1).max()), int(database_labels.sum(axis=1).max()))
+    if most > _MAX_SHARED:
+        raise HashbenchError(
+            f"items carry up to {most} labels; at most {_MAX_SHARED} are supported"
+        )
+    return most + 1
+
+
 class Relevance:
-    """Relevance of query rows to database items, as numpy bool arrays."""
+    """Relevance of query rows to database items, as numpy arrays.
+
+    ``levels``: how many relevance grades :meth:`grades` gives (:func:`relevance_levels`).
+    """
 
     def __init__(self, query_labels: np.ndarray, database_labels: np.ndarray) -> None:
         check_same_kind(query_labels, database_labels)
         self.multi_label = query_labels.ndim == 2
+        self.levels = relevance_levels(query_labels, database_labels)
         if self.multi_label:
-            # Items are relevant when the product of multi-hot rows is positive: exact in
-            # float32 for 0/1 inputs (counts far below 2^24), and a BLAS product.
+            # The product of multi-hot rows counts the labels shared: exact in float32 for 0/1
+            # inputs (counts far below 2^24), and a BLAS product.
             self._query = query_labels.astype(np.float32)
             self._database = np.ascontiguousarray(database_labels.astype(np.float32).T)
             return
@@ -65,12 +87,20 @@ class Relevance:
             return (self._query[start:stop] @ self._database) > 0
         return self._query[start:stop, None] == self._database[None, :]
 
+    def grades(self, start: int, stop: int) -> np.ndarray:
+        """(rows, database size) graded relevance: uint8 numbers of shared labels for multi-hot
+        labels, the bool :meth:`block` for class ids (whose grades are 0 and 1)."""
+        if self.multi_label:
+            return (self._query[start:stop] @ self._database).astype(np.uint8)
+        return self.block(start, stop)
+
     def at(
         self, start: int, stop: int, columns: np.ndarray, block: np.ndarray | None = None
     ) -> np.ndarray:
-        """bool (rows, n): relevance of row r to database item ``columns[r, i]``.
+        """(rows, n): relevance of row r to database item ``columns[r, i]``, bool.
 
-        ``block``: this chunk's :meth:`block`, if already at hand.
+        ``block``: this chunk's :meth:`block`, if already at hand; given its :meth:`grades`
+        instead, the grades are gathered.
         """
         if self.multi_label:
             block = self.block(start, stop) if block is None else block

@@ -30,6 +30,7 @@ from hashbench.deep.device import precision, select_device
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, save_codes
 from hashbench.evaluation.evaluator import evaluate
+from hashbench.evaluation.names import GRADED_AT, graded_depth, is_graded
 from hashbench.experiment import claims, provenance
 from hashbench.experiment.claims import DEFAULT_TIMEOUT_S
 from hashbench.features.extract import compute_features, default_feature, get_feature
@@ -143,7 +144,26 @@ class GridRunner:
         self.splits = {seed: draw_splits(self.protocol, self.dataset, seed) for seed in plan.seeds}
         self._features: np.ndarray | None = None
         self._features_seconds = 0.0
+        self.check_metrics()
         self.check_dimensions()
+
+    def check_metrics(self) -> None:
+        """Refuse a protocol whose headline metrics need graded relevance on data with one
+        class per item, before any run starts."""
+        graded = [name for name in self.protocol.metrics if is_graded(name)]
+        if graded and self.dataset.labels.ndim == 1:
+            raise HashbenchError(
+                f"protocol {self.protocol.name} names {', '.join(graded)}, graded metrics of "
+                f"multi-label data, but data set {self.dataset.name} has one class per item; "
+                "use a protocol whose metric is map"
+            )
+
+    @property
+    def graded_at(self) -> tuple[int, ...]:
+        """Depths N of NDCG@N and ACG@N on multi-label data: the usual ones, and the
+        protocol's own where its headline metrics name others."""
+        named = {graded_depth(name) for name in self.protocol.metrics} - {None}
+        return tuple(sorted({*GRADED_AT, *named}))
 
     def check_dimensions(self) -> None:
         """Refuse a code length a method cannot take on these features before any run starts
@@ -329,6 +349,7 @@ class GridRunner:
             labels[splits.database],
             topk=self.protocol.topk,
             precision_at=PRECISION_AT,
+            graded_at=self.graded_at,
             device=str(device),
         )
         timings["evaluate_s"] = time.perf_counter() - clock
@@ -373,6 +394,7 @@ class GridRunner:
                     "checksum": self.protocol.checksum,
                     "topk": self.protocol.topk,
                     "relevance": self.protocol.relevance,
+                    "metrics": list(self.protocol.metrics),
                     "recipe": settings,
                 },
                 "splits": {

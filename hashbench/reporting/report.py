@@ -39,6 +39,7 @@ from hashbench.reporting.tables import (
     compare_with_paper,
     method_rank,
     method_title,
+    metric_key,
     render,
 )
 
@@ -87,8 +88,8 @@ def _by_protocol(runs: list[Run]) -> dict[str, list[Run]]:
     return {protocol: grouped[protocol] for protocol in sorted(grouped, key=holds)}
 
 
-def _summary(runs: list[Run], options: ReportOptions) -> pd.DataFrame:
-    summary = summarise_runs(runs)
+def _summary(runs: list[Run], options: ReportOptions, metric: str = "map") -> pd.DataFrame:
+    summary = summarise_runs(runs, metric)
     return compare_with_paper(summary) if options.compare_paper else summary
 
 
@@ -143,13 +144,26 @@ def _protocol_section(
     sizes = ", ".join(f"{k} {v:,}" for k, v in first["splits"]["sizes"].items())
     topk = first["protocol"]["topk"]
     yield f'<h2 id="{page.escape(protocol)}">Protocol {page.escape(protocol)}</h2>'
+    headline = _headline(records)
     yield (
         f"<p>Data set <code>{page.escape(first['dataset']['name'])}</code>; splits: "
         f"{page.escape(sizes)}; mAP@{page.escape('all' if topk is None else topk)}, relevance "
-        f"{page.escape(first['protocol']['relevance'])}.</p>"
+        f"{page.escape(first['protocol']['relevance'])}; headline metrics: "
+        f"{page.escape(', '.join(headline))}.</p>"
     )
-    yield '<h3>Comparison</h3><div class="wide">' + render(summary, "html") + "</div>"
-    yield f"<p>{page.escape(ranks_resolved(summary, protocol))}</p>"
+    for metric in headline:
+        scored = [run for run in runs if metric in run.record["metrics"]]
+        yield f"<h3>Comparison: {page.escape(metric)}</h3>"
+        if len(scored) < len(runs):
+            yield (
+                f'<p class="note">{len(runs) - len(scored)} run(s) have no {page.escape(metric)}'
+                " (recorded before the protocol named it): re-run them with --force.</p>"
+            )
+        if not scored:
+            continue
+        table = summary if metric == metric_key(first, "map") else _summary(scored, options, metric)
+        yield '<div class="wide">' + render(table, "html") + "</div>"
+        yield f"<p>{page.escape(ranks_resolved(table, protocol))}</p>"
     bits = options.bits or _usual_bits(runs)
     defaults = [record for record in records if not variant(record)]
     variants = [record for record in records if variant(record)]
@@ -164,6 +178,17 @@ def _protocol_section(
     yield from _costs(runs)
     yield "<h3>Runs</h3>"
     yield from _runs(runs)
+
+
+def _headline(records: list[dict[str, Any]]) -> list[str]:
+    """The metric keys the protocol's records name as headline (before protocols named
+    them: mAP@K alone), in their order."""
+    keys = [
+        metric_key(record, metric)
+        for record in records
+        for metric in record["protocol"].get("metrics", ["map"])
+    ]
+    return list(dict.fromkeys(keys))
 
 
 def _usual_bits(runs: list[Run]) -> int:
@@ -495,6 +520,12 @@ def _reading_notes() -> str:
         f"α = {ALPHA}), ? one it could not test. Each seed draws its own queries, so only "
         "runs of one seed are paired, pooled over the seeds both cells have. Variants (runs "
         "with settings other than today's defaults) are a table and figures of their own."
+        "</li>"
+        "<li>On multi-label protocols a query and an item are graded by the number of labels "
+        "they share, r (DSRH, Zhao et al., CVPR 2015): ACG@N is the mean r of the first N "
+        "(chance is the database's mean r, not 0), NDCG@N the DCG@N with gains 2^r − 1 and "
+        "discounts log2(1 + i) over that of the database sorted by r, weighted mAP (wap) AP "
+        "with ACG in place of precision; the _tie forms average over the orders within ties."
         "</li>"
         "<li>Ones per bit: 0.5 is a balanced bit, 0 or 1 a constant (wasted) one. Mean |corr|: "
         "the mean absolute correlation between pairs of bits (0: independent). Distinct codes "

@@ -27,12 +27,13 @@ from hashbench.data.cache import cache_root
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.codes_file import CodesBundle, load_codes
 from hashbench.evaluation.evaluator import evaluate
+from hashbench.evaluation.names import graded_depth
 from hashbench.fileio import atomic_write, sha256_file
 from hashbench.records import codes_path, iter_record_files, variant
 from hashbench.reporting.tables import method_label, metric_key
 
 #: Bump when the evaluator's per-query values change, so that cached ones are not reused.
-SCORES_VERSION = 1
+SCORES_VERSION = 2
 #: Recomputed means may differ from the record's in the last bits (summation order).
 _AGREEMENT = 1e-9
 _WITHIN_RADIUS = "within_radius"
@@ -150,7 +151,8 @@ def _cached_scores(codes_file: Path, codes: CodesBundle, record: dict[str, Any])
         for key in record["metrics"]
         if key.startswith("precision@") and key.split("@")[1].isdigit()
     )
-    settings = json.dumps([SCORES_VERSION, topk, depths])
+    graded = sorted({graded_depth(key) for key in record["metrics"]} - {None})
+    settings = json.dumps([SCORES_VERSION, topk, depths, graded])
     path = cache_root() / "query-scores" / f"{sha256_file(codes_file)}-{_short(settings)}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as stored:
@@ -164,6 +166,7 @@ def _cached_scores(codes_file: Path, codes: CodesBundle, record: dict[str, Any])
         codes.database_labels,
         topk=topk,
         precision_at=depths,
+        graded_at=graded,
     )
     arrays = {**evaluation.per_query, _WITHIN_RADIUS: evaluation.within_radius}
     atomic_write(path, lambda handle: np.savez(handle, **arrays))

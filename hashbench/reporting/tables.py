@@ -23,6 +23,7 @@ import pandas as pd
 
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
+from hashbench.evaluation.names import AT_CUT_OFF
 from hashbench.records import variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
@@ -54,8 +55,9 @@ VALIDATION = "val_map"
 
 
 def metric_key(record: dict[str, Any], metric: str) -> str:
-    """``map`` and ``map_tie`` mean the protocol's own cut-off K; anything else is literal."""
-    if metric in ("map", "map_tie"):
+    """``map``, ``map_tie`` and ``wap`` mean the protocol's own cut-off K; anything else (say
+    ``ndcg@1000``) is literal."""
+    if metric in AT_CUT_OFF:
         topk = record["protocol"]["topk"]
         return f"{metric}@{'all' if topk is None else topk}"
     return metric

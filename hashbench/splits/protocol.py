@@ -39,6 +39,7 @@ import numpy as np
 from hashbench.constraints import POSITIVE_INTEGER, Name, check
 from hashbench.data.dataset import Dataset
 from hashbench.errors import HashbenchError
+from hashbench.evaluation.names import AT_CUT_OFF, is_headline
 from hashbench.fileio import atomic_write
 
 if sys.version_info >= (3, 11):
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 SPLIT_NAMES = ("query", "train", "validation", "database")
 ANY_DATASET = "*"
 RELEVANCE_RULES = ("shared-label",)
-METRICS = ("map",)
 #: Pairs of splits that must share no item, whatever the protocol.
 DISJOINT = (("validation", "train"), ("validation", "query"), ("train", "query"))
 
@@ -66,7 +66,9 @@ class Protocol:
     description: str
     reference: str
     relevance: str
-    metric: str
+    #: Headline metrics (``metric`` in the file: one name or a list): the report's tables.
+    #: ``map``, ``map_tie`` and ``wap`` are at ``topk``; ``ndcg@N`` and the like at their N.
+    metrics: tuple[str, ...]
     #: Cut-off K of mAP@K; ``None`` ranks the whole database ("all" in the file).
     topk: int | None
     bits: tuple[int, ...]
@@ -228,7 +230,7 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
         description=top.get("description", _is_text, "a one-line text"),
         reference=top.get("reference", _is_text, "a text naming the source"),
         relevance=top.get("relevance", lambda v: v in RELEVANCE_RULES, f"one of {RELEVANCE_RULES}"),
-        metric=top.get("metric", lambda v: v in METRICS, f"one of {METRICS}"),
+        metrics=_headline(top),
         topk=None if topk == "all" else topk,
         bits=tuple(bits),
         splits=_parse_splits(source, splits),
@@ -245,6 +247,23 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             {},
         ),
     )
+
+
+def _headline(top: _Checker) -> tuple[str, ...]:
+    """``metric``: one headline metric's name, or a non-empty list of them."""
+    expected = (
+        f"one of {', '.join(AT_CUT_OFF)} or ndcg@N, acg@N (ndcg_tie@N, acg_tie@N), "
+        "or a non-empty list of them"
+    )
+
+    def names(value: Any) -> list[Any]:
+        return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+
+    def fits(value: Any) -> bool:
+        found = names(value)
+        return bool(found) and all(isinstance(m, str) and is_headline(m) for m in found)
+
+    return tuple(names(top.get("metric", fits, expected)))
 
 
 def split_checksum(content: bytes) -> str:
