@@ -13,6 +13,7 @@ import torch
 
 from hashbench.cli import main
 from hashbench.experiment import provenance
+from hashbench.experiment.runner import GridRunner, RunPlan
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,25 @@ def test_only_changes_outside_results_make_a_checkout_dirty(
     provenance.git_state.cache_clear()  # computed once per process
     try:
         assert provenance.git_state() == {"commit": "0123abcd", "dirty": dirty}
+    finally:
+        provenance.git_state.cache_clear()
+
+
+def test_the_commit_is_the_one_checked_out_when_the_runs_began(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    heads = iter(["0000aaaa", "1111bbbb"])  # a checkout updated while the runs train
+
+    def fake_git(command: list[str], **_: object) -> SimpleNamespace:
+        return SimpleNamespace(returncode=0, stdout=next(heads) if "rev-parse" in command else "")
+
+    monkeypatch.setattr(subprocess, "run", fake_git)
+    provenance.git_state.cache_clear()
+    try:
+        GridRunner(RunPlan(("lsh",), "digits", tmp_path))
+        assert provenance.git_state.cache_info().currsize == 1  # read before any run trained
+        assert next(heads) == "1111bbbb"  # the checkout moved on
+        assert provenance.git_state()["commit"] == "0000aaaa"  # the records keep the first
     finally:
         provenance.git_state.cache_clear()
 

@@ -134,6 +134,9 @@ class GridRunner:
 
     def __init__(self, plan: RunPlan) -> None:
         check_plan(plan)
+        # The commit read now, with the code this process loaded: a checkout updated while a
+        # long run trains must not lend the run its new commit.
+        provenance.git_state()
         self.plan = plan
         self.dataset: Dataset = load_dataset(plan.dataset, plan.data_root, plan.image_size)
         self.protocol: Protocol = (
