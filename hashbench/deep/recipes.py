@@ -246,9 +246,9 @@ def protocol_settings(
     """What a protocol sets for a deep method, beneath the method's own ``scratch`` values and
     the user's ``given`` settings: under preset ``scratch`` its ``[recipe]`` table (a large
     training set's budget) and, where items carry several labels,
-    :data:`MULTI_LABEL_CLIP_GRAD_NORM`; and
-    validation against the training items wherever the protocol's database is the training
-    set (the items, or under ADSH the codes, it will be tested on)."""
+    :data:`MULTI_LABEL_CLIP_GRAD_NORM`; and validation against the training items wherever
+    the protocol's database is the training set (the items, or under ADSH the codes, it will
+    be tested on)."""
     unknown = sorted(set(table) - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(

@@ -154,7 +154,7 @@ class GridRunner:
         """Refuse a protocol whose headline metrics need graded relevance on data with one
         class per item, before any run starts."""
         graded = [name for name in self.protocol.metrics if is_graded(name)]
-        if graded and self.dataset.labels.ndim == 1:
+        if graded and not self.dataset.multi_label:
             raise HashbenchError(
                 f"protocol {self.protocol.name} names {', '.join(graded)}, graded metrics of "
                 f"multi-label data, but data set {self.dataset.name} has one class per item; "
