@@ -13,25 +13,9 @@ data="--dataset cifar10 --protocol cifar10"
 # DMRH's lines before the last section ran on its own warm start at its N x N input, its default
 # then: `own_warm_start=true` names them, so they find their records (methods/dmrh.py).
 
-# A method's 48-bit run at its defaults is also its sweep's point at the default rate (the same
-# config hash): copy it into the sweep's folder, so the sweep does not train it again.
-share() {
-  python3 - "$out" "$@" <<'EOF'
-import json, shutil, sys
-from pathlib import Path
-out = Path(sys.argv[1])
-for method in sys.argv[2:]:
-    for record in (out / "records/cifar10").glob(f"{method}-48bits-seed0-*.json"):
-        if json.loads(record.read_text())["variant"]:
-            continue
-        for kind, suffix in (("records", ".json"), ("codes", ".npz")):
-            source = out / kind / "cifar10" / (record.stem + suffix)
-            target = out / "sweep" / kind / "cifar10" / source.name
-            if source.exists() and not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
-EOF
-}
+# A method's 48-bit run at its defaults is also its sweep's point at the default rate: copied
+# into the sweep's folder, so that the sweep does not train it again.
+share() { python3 results/copy-default-runs.py "$out" "$out/sweep" cifar10 "$@"; }
 
 hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --bits 16,32,48,64 --results "$out"
 # The issue's four at 48 bits.

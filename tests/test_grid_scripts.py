@@ -1,0 +1,49 @@
+"""The committed grids' helper: only runs at the defaults as they are now cross between folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hashbench.registry import REGISTRY
+
+SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py"
+
+
+def write_run(results: Path, name: str, params: dict, stored_variant: dict) -> None:
+    """A record whose stored variant may be stale, as a run's is once a default moves."""
+    record = {"method": "dpsh", "bits": 48, "seed": 0, "variant": stored_variant}
+    record["config"] = {"params": params}
+    (results / "records" / "cifar10").mkdir(parents=True, exist_ok=True)
+    (results / "codes" / "cifar10").mkdir(parents=True, exist_ok=True)
+    (results / "records" / "cifar10" / f"{name}.json").write_text(json.dumps(record))
+    (results / "codes" / "cifar10" / f"{name}.npz").write_bytes(name.encode())
+
+
+def test_copies_default_runs_with_their_codes_and_keeps_what_is_there(tmp_path: Path) -> None:
+    defaults = REGISTRY.declaration("dpsh").default_params(48)
+    source, target = tmp_path / "results", tmp_path / "results" / "sweep"
+    # Stored as a variant by an older default, at the defaults now: copied.
+    write_run(source, "dpsh-48bits-seed0-aaa", defaults, {"lr": 0.2})
+    # Stored as a default, a variant now: not copied.
+    write_run(source, "dpsh-48bits-seed0-bbb", {**defaults, "lr": defaults["lr"] / 2}, {})
+    write_run(source, "dpsh-64bits-seed0-ccc", defaults, {})  # another length: not copied
+    (target / "codes" / "cifar10").mkdir(parents=True)
+    kept = target / "codes" / "cifar10" / "dpsh-48bits-seed0-aaa.npz"
+    kept.write_bytes(b"already there")
+
+    command = [sys.executable, str(SCRIPT), str(source), str(target), "cifar10", "dpsh", "dch"]
+    subprocess.run(command, check=True)
+
+    assert sorted(p.name for p in (target / "records" / "cifar10").iterdir()) == [
+        "dpsh-48bits-seed0-aaa.json"
+    ]
+    assert kept.read_bytes() == b"already there"
+
+
+def test_without_arguments_it_prints_its_usage_and_fails() -> None:
+    result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "copy-default-runs.py FROM TO PROTOCOL METHOD" in result.stderr
