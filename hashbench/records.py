@@ -168,14 +168,50 @@ def iter_record_files(records_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]
 
 def variant(record: dict[str, Any]) -> dict[str, Any]:
     """The record's settings that differ from its method's defaults as they are now, so that a
-    default changed since the run (a learning rate set from a sweep) shows the older run as the
-    variant it has become; the variant stored at run time where the method is not installed."""
+    default changed since the run (a learning rate set from a sweep, a protocol's budget) shows
+    the older run as the variant it has become; the variant stored at run time where the
+    method is not installed."""
     params = (record.get("config") or {}).get("params")
-    settings = (record.get("protocol") or {}).get("recipe") or {}
     found = (
-        None if params is None else departures(record["method"], record["bits"], params, settings)
+        None
+        if params is None
+        else departures(record["method"], record["bits"], params, _protocol_settings_now(record))
     )
     return dict(record.get("variant") or {}) if found is None else found
+
+
+#: What a protocol sets for a deep method besides its ``[recipe]`` table
+#: (:func:`hashbench.deep.recipes.protocol_settings`): a run's own, kept as it ran.
+_BESIDES_THE_TABLE = ("val_database", "clip_grad_norm")
+
+
+def _protocol_settings_now(record: dict[str, Any]) -> dict[str, Any]:
+    """What the record's protocol gave its method, with the ``[recipe]`` table's part read from
+    the shipped protocol file as it is now (the table is outside the protocol's checksum, so a
+    budget can move without new splits). As the run stored it where the protocol is not a
+    shipped one with the same splits, or gave the method nothing (not a deep method)."""
+    protocol = record.get("protocol") or {}
+    stored = dict(protocol.get("recipe") or {})
+    table = _recipe_table(protocol.get("name", ""), protocol.get("checksum", ""))
+    params = (record.get("config") or {}).get("params") or {}
+    if not stored or table is None or record["method"] not in REGISTRY.names():
+        return stored
+    if params.get("preset", "scratch") != "scratch":
+        return stored  # the table budgets the scratch recipe only
+    scratch = getattr(REGISTRY.declaration(record["method"]), "scratch_recipe", {})
+    kept = {key: value for key, value in stored.items() if key in _BESIDES_THE_TABLE}
+    return {**kept, **{key: value for key, value in table.items() if key not in scratch}}
+
+
+@functools.cache
+def _recipe_table(name: str, checksum: str) -> dict[str, Any] | None:
+    """The shipped protocol ``name``'s ``[recipe]`` table if its checksum is ``checksum``."""
+    from hashbench.splits.protocol import list_protocols
+
+    for protocol in list_protocols():
+        if protocol.name == name and protocol.checksum == checksum:
+            return protocol.recipe
+    return None
 
 
 def departures(

@@ -86,6 +86,41 @@ def test_a_run_records_what_its_protocol_set_and_counts_it_as_default(
     assert epochs and all("val_map" in e for e in epochs)
 
 
+def test_a_budget_moved_in_the_protocol_file_turns_older_runs_into_variants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from hashbench import create_method
+    from hashbench.records import _recipe_table
+    from hashbench.splits import protocol as protocols
+
+    shipped = load_protocol("cifar10-dmrh")
+    ran_with = {**shipped.recipe, "val_database": "training"}  # as protocol_settings gave it
+
+    def run(method: str, **given: object) -> dict:
+        params = {**create_method(method, bits=48, **ran_with).get_params(), **given}
+        protocol = {"name": shipped.name, "checksum": shipped.checksum, "recipe": ran_with}
+        return {"method": method, "bits": 48, "variant": {}, "config": {"params": params},
+                "protocol": protocol}  # fmt: skip
+
+    older, longer = run("dpsh"), run("dpsh", warm_start_epochs=200)
+    hybrid, paper = run("hybridhash"), run("dpsh", preset="paper")
+    assert variant(older) == {} and variant(longer) == {"warm_start_epochs": 200}
+    moved = dataclasses.replace(shipped, recipe={**shipped.recipe, "warm_start_epochs": 200})
+    monkeypatch.setattr(protocols, "list_protocols", lambda: [moved])
+    _recipe_table.cache_clear()
+    try:
+        assert variant(longer) == {}  # the run at the budget as it is now
+        assert variant(older) == {"warm_start_epochs": 60}  # the budget it ran under then
+        assert variant(hybrid) == {}  # HybridHash's own warm start comes before the table's
+        assert "warm_start_epochs" not in variant(paper)  # the table budgets `scratch` only
+        other = {**older, "protocol": {**older["protocol"], "checksum": "other splits"}}
+        assert variant(other) == {}  # not the shipped file's splits: judged as it ran
+    finally:
+        _recipe_table.cache_clear()
+
+
 def test_the_recipe_table_is_left_out_of_the_protocols_checksum(tmp_path: Path) -> None:
     digits = Path(load_protocol("digits").source).read_bytes()
     assert load_protocol("digits").checksum == hashlib.sha256(digits).hexdigest()
