@@ -31,6 +31,7 @@ from hashbench.constraints import (
     check,
     shown,
 )
+from hashbench.deep.recipes import table_settings
 from hashbench.errors import HashbenchError
 from hashbench.fileio import atomic_write_text
 from hashbench.method import ADDED_PARAMETERS, without_added_defaults
@@ -196,11 +197,9 @@ def _protocol_settings_now(record: dict[str, Any]) -> dict[str, Any]:
     params = (record.get("config") or {}).get("params") or {}
     if not stored or table is None or record["method"] not in REGISTRY.names():
         return stored
-    if params.get("preset", "scratch") != "scratch":
-        return stored  # the table budgets the scratch recipe only
     scratch = getattr(REGISTRY.declaration(record["method"]), "scratch_recipe", {})
     kept = {key: value for key, value in stored.items() if key in _BESIDES_THE_TABLE}
-    return {**kept, **{key: value for key, value in table.items() if key not in scratch}}
+    return {**kept, **table_settings(scratch, params.get("preset", "scratch"), table)}
 
 
 @functools.cache

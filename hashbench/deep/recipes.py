@@ -255,11 +255,15 @@ def protocol_settings(
             f"the protocol's [recipe] sets {', '.join(unknown)}, which no deep recipe has; "
             f"its settings: {', '.join(RECIPE_FIELDS)}"
         )
-    settings: dict[str, Any] = {}
-    if given.get("preset", "scratch") == "scratch":
-        label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
-        settings = {
-            key: value for key, value in {**label_kind, **table}.items() if key not in scratch
-        }
+    label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
+    settings = table_settings(scratch, given.get("preset", "scratch"), {**label_kind, **table})
     settings["val_database"] = "training" if database_is_training else "validation"
     return {key: value for key, value in settings.items() if key not in given}
+
+
+def table_settings(scratch: dict[str, Any], preset: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a protocol's ``[recipe]`` table a method takes: those its own ``scratch``
+    values leave open, under preset ``scratch`` only (the paper presets keep their budgets)."""
+    if preset != "scratch":
+        return {}
+    return {key: value for key, value in table.items() if key not in scratch}
