@@ -39,17 +39,16 @@ EOF
 }
 
 # The protocol's budget (its [recipe]: epochs of 4,500 items, as protocol cifar10's): the warm
-# start's length, which every method shares, on DPSH at its default rate; then the hashing
-# phase's length.
+# start's length, which every method shares, compared on DPSH at its default rate. 200 epochs
+# (900,000 images, 18 passes over the 49,000) take about 18 minutes on the Xeon, within the
+# 25-minute target the issue sets; the hashing phase keeps cifar10's 20 epochs, about 5.5
+# minutes on the Xeon with encoding (DPSH pairs each batch with all 49,000 items' codes), the
+# most the 6-minute target leaves room for, so its length is set by the budget, not compared.
 for epochs in 60 120 200; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
     --results "$out/sweep"
 done
 settled dpsh warm_start_epochs || exit 1
-for epochs in 20 40; do
-  hashbench run --methods dpsh $data --bits 48 --set dpsh.epochs=$epochs --results "$out/sweep"
-done
-settled dpsh epochs || exit 1
 # DMRH as its authors train it pairs each batch with a bank of every training item's fused code
 # and clips gradients to norm 1: each measured here under the shared recipe.
 hashbench run --methods dmrh $data --bits 48 --results "$out/sweep"
