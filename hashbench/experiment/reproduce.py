@@ -81,7 +81,8 @@ DMRH = Reproduction(
         "The budget is counted in epochs of 4,500 items drawn in turn from the training set (the "
         "protocol's `[recipe]`), the size of protocol cifar10's training split on which the "
         "recipe was chosen, not in passes over the 49,000 training images: 200 warm-start "
-        "epochs (chosen over 60 and 120 on this protocol's validation) and 20 hashing epochs.",
+        "epochs (chosen over 60 and 120 on this protocol's validation; HybridHash, another "
+        "network, keeps its own 30-epoch AdamW warm start) and 20 hashing epochs.",
         "CIFAR-10 is read from the JPEG re-encoding (quality about 75) of the official images, "
         "so pixel values, and so mAP, can differ slightly from the official release's.",
         "Non-deep methods hash 512-d GIST features, as the DPSH, DSDH and ADSH papers do.",
