@@ -6,21 +6,24 @@ hash, so the same record name): the grids copy it across instead of training it 
     python3 results/copy-default-runs.py FROM TO PROTOCOL METHOD [METHOD ...]
 
 FROM and TO are results folders (``results``, ``results/sweep``); a record already in TO is
-kept. Records carry their codes (``codes/<protocol>/<name>.npz``) with them.
+kept. Records carry their codes (``codes/<protocol>/<name>.npz``) with them. A FROM that does
+not exist, or a record there that cannot be read, stops it with one line.
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
-from hashbench.records import variant
+from hashbench.errors import HashbenchError
+from hashbench.records import read_record, variant
 
 
 def copy_default_runs(source: Path, target: Path, protocol: str, methods: list[str]) -> None:
+    if not source.is_dir():
+        raise HashbenchError(f"no results folder {source}: give the folder the runs are in")
     for method in methods:
         for record in (source / "records" / protocol).glob(f"{method}-48bits-seed0-*.json"):
-            if variant(json.loads(record.read_text())):  # against the defaults as they are now
+            if variant(read_record(record)):  # against the defaults as they are now
                 continue
             for kind, suffix in (("codes", ".npz"), ("records", ".json")):  # the record last
                 origin = source / kind / protocol / (record.stem + suffix)
@@ -33,4 +36,7 @@ def copy_default_runs(source: Path, target: Path, protocol: str, methods: list[s
 if __name__ == "__main__":
     if len(sys.argv) < 5:
         sys.exit("usage: " + __doc__.split("\n\n")[2].strip())
-    copy_default_runs(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
+    try:
+        copy_default_runs(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
+    except HashbenchError as error:
+        sys.exit(f"copy-default-runs.py: {error}")

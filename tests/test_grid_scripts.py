@@ -14,12 +14,29 @@ SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py
 
 def write_run(results: Path, name: str, params: dict, stored_variant: dict) -> None:
     """A record whose stored variant may be stale, as a run's is once a default moves."""
-    record = {"method": "dpsh", "bits": 48, "seed": 0, "variant": stored_variant}
-    record["config"] = {"params": params}
+    record = {
+        "schema": 1,
+        "method": "dpsh",
+        "bits": 48,
+        "seed": 0,
+        "variant": stored_variant,
+        "config": {"method": "dpsh", "bits": 48, "seed": 0, "dataset": "cifar10",
+                   "protocol": "cifar10", "params": params},
+        "dataset": {"name": "cifar10", "checksum": "d" * 64},
+        "protocol": {"name": "cifar10", "checksum": "p" * 64, "topk": None,
+                     "relevance": "shared-label"},
+        "splits": {"file": "splits/cifar10/seed0.npz", "checksum": "s", "sizes": {"query": 1}},
+        "metrics": {"map": 0.5},
+    }  # fmt: skip
     (results / "records" / "cifar10").mkdir(parents=True, exist_ok=True)
     (results / "codes" / "cifar10").mkdir(parents=True, exist_ok=True)
     (results / "records" / "cifar10" / f"{name}.json").write_text(json.dumps(record))
     (results / "codes" / "cifar10" / f"{name}.npz").write_bytes(name.encode())
+
+
+def copy_runs(source: Path, target: Path, *methods: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SCRIPT), str(source), str(target), "cifar10", *methods]
+    return subprocess.run(command, capture_output=True, text=True)
 
 
 def test_copies_default_runs_with_their_codes_and_keeps_what_is_there(tmp_path: Path) -> None:
@@ -34,8 +51,7 @@ def test_copies_default_runs_with_their_codes_and_keeps_what_is_there(tmp_path: 
     kept = target / "codes" / "cifar10" / "dpsh-48bits-seed0-aaa.npz"
     kept.write_bytes(b"already there")
 
-    command = [sys.executable, str(SCRIPT), str(source), str(target), "cifar10", "dpsh", "dch"]
-    subprocess.run(command, check=True)
+    assert copy_runs(source, target, "dpsh", "dch").returncode == 0
 
     assert sorted(p.name for p in (target / "records" / "cifar10").iterdir()) == [
         "dpsh-48bits-seed0-aaa.json"
@@ -47,3 +63,17 @@ def test_without_arguments_it_prints_its_usage_and_fails() -> None:
     result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "copy-default-runs.py FROM TO PROTOCOL METHOD" in result.stderr
+
+
+def test_a_record_it_cannot_read_or_a_missing_folder_stops_it_with_one_line(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "results"
+    write_run(source, "dpsh-48bits-seed0-aaa", {}, {})
+    (source / "records" / "cifar10" / "dpsh-48bits-seed0-aaa.json").write_text("{not json")
+    for origin, named in ((source, "seed0-aaa.json"), (tmp_path / "resluts", "resluts")):
+        result = copy_runs(origin, tmp_path / "to", "dpsh")
+        assert result.returncode == 1
+        assert named in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "to").exists()  # nothing copied
