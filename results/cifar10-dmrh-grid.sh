@@ -15,7 +15,7 @@ data="--dataset cifar10 --protocol cifar10-dmrh"
 
 # `settled M P`: the value of M's setting P whose 48-bit run (seed 0) scored best on validation
 # among the runs in the sweep folder that differ from M's defaults at most in P, against the
-# default; exits non-zero, saying what to change, when they differ.
+# default; exits non-zero, saying what to change, when another value scored higher.
 settled() {
   python3 - "$out/sweep" "$1" "$2" <<'EOF'
 import sys
@@ -31,9 +31,10 @@ for record in iter_records(results / "records" / "cifar10-dmrh"):
     if set(departs) - {name}:
         continue
     scores[repr(departs.get(name, "default"))] = metric_value(record, VALIDATION)[1]
-best = max(scores, key=scores.get)
+default = repr("default")
+best = max(scores, key=lambda value: (scores[value], value == default))  # a tie keeps it
 print(f"{method}.{name} on validation: {scores}")
-if best != repr("default"):
+if best != default:
     sys.exit(f"{method}.{name}={best} beats the default on validation: make it the default")
 EOF
 }
