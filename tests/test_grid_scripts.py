@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hashbench.records import SCHEMA_VERSION
 from hashbench.registry import REGISTRY
 
 SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py"
@@ -15,7 +16,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py
 def write_run(results: Path, name: str, params: dict, stored_variant: dict) -> None:
     """A record whose stored variant may be stale, as a run's is once a default moves."""
     record = {
-        "schema": 1,
+        "schema": SCHEMA_VERSION,
         "method": "dpsh",
         "bits": 48,
         "seed": 0,
