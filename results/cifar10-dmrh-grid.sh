@@ -4,40 +4,14 @@
 # 24/48/64/128 bits), in priority order: every step resumes from its records, so the script
 # can be cut anywhere and run again. First the choices this protocol's budget and DMRH's
 # defaults rest on, each on validation (the protocol's validation split searching a sample of
-# the training items, never the queries); `settled` stops the script where a default is not the
-# best of its comparison, so that it is moved (and named in a commit) before the grid runs on
-# it. Then `hashbench reproduce dmrh`: the whole grid, the paper-layout table, the figures and
-# a README in results/reproduce-dmrh/.
+# the training items, never the queries); results/settled.py stops the script where a default
+# is not the best of its comparison, so that it is moved (and named in a commit) before the
+# grid runs on it. Then `hashbench reproduce dmrh`: the whole grid, the paper-layout table,
+# the figures and a README in results/reproduce-dmrh/.
 set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-results}
 data="--dataset cifar10 --protocol cifar10-dmrh"
-
-# `settled M P`: the value of M's setting P whose 48-bit run (seed 0) scored best on validation
-# among the runs in the sweep folder that differ from M's defaults at most in P, against the
-# default; exits non-zero, saying what to change, when another value scored higher.
-settled() {
-  python3 - "$out/sweep" "$1" "$2" <<'EOF'
-import sys
-from pathlib import Path
-from hashbench.records import iter_records, variant
-from hashbench.reporting.tables import VALIDATION, metric_value
-results, method, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-scores = {}
-for record in iter_records(results / "records" / "cifar10-dmrh"):
-    if (record["method"], record["bits"], record["seed"]) != (method, 48, 0):
-        continue
-    departs = variant(record)
-    if set(departs) - {name}:
-        continue
-    scores[repr(departs.get(name, "default"))] = metric_value(record, VALIDATION)[1]
-default = repr("default")
-best = max(scores, key=lambda value: (scores[value], value == default))  # a tie keeps it
-print(f"{method}.{name} on validation: {scores}")
-if best != default:
-    sys.exit(f"{method}.{name}={best} beats the default on validation: make it the default")
-EOF
-}
 
 # The protocol's budget (its [recipe]: epochs of 4,500 items, as protocol cifar10's): the warm
 # start's length, which every method shares, compared on DPSH at its default rate. 200 epochs
@@ -49,14 +23,14 @@ for epochs in 60 120 200; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
     --results "$out/sweep"
 done
-settled dpsh warm_start_epochs || exit 1
+python3 results/settled.py "$out/sweep" cifar10-dmrh dpsh warm_start_epochs || exit 1
 # DMRH as its authors train it pairs each batch with a bank of every training item's fused code
 # and clips gradients to norm 1: each measured here under the shared recipe.
 hashbench run --methods dmrh $data --bits 48 --results "$out/sweep"
 hashbench run --methods dmrh $data --bits 48 --set dmrh.bank=true --results "$out/sweep"
 hashbench run --methods dmrh $data --bits 48 --set dmrh.clip_grad_norm=1.0 --results "$out/sweep"
-settled dmrh bank || exit 1
-settled dmrh clip_grad_norm || exit 1
+python3 results/settled.py "$out/sweep" cifar10-dmrh dmrh bank || exit 1
+python3 results/settled.py "$out/sweep" cifar10-dmrh dmrh clip_grad_norm || exit 1
 
 # The grid: classic six on GIST, the paper's seven deep methods and HashNet, CSQ, HybridHash at
 # 48 bits then 24/64/128, DMRH's N sweep N = 1..6, seeds 1 and 2 of DPSH and DMRH at 48 bits.

@@ -11,9 +11,12 @@ from hashbench.records import SCHEMA_VERSION
 from hashbench.registry import REGISTRY
 
 SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py"
+SETTLED = SCRIPT.with_name("settled.py")
 
 
-def write_run(results: Path, name: str, params: dict, stored_variant: dict) -> None:
+def write_run(
+    results: Path, name: str, params: dict, stored_variant: dict, val_map: float = 0.5
+) -> None:
     """A record whose stored variant may be stale, as a run's is once a default moves."""
     record = {
         "schema": SCHEMA_VERSION,
@@ -28,6 +31,8 @@ def write_run(results: Path, name: str, params: dict, stored_variant: dict) -> N
                      "relevance": "shared-label"},
         "splits": {"file": "splits/cifar10/seed0.npz", "checksum": "s", "sizes": {"query": 1}},
         "metrics": {"map": 0.5},
+        "history": [{"epoch": 1, "loss": 0.7, "val_map": val_map / 2},
+                    {"epoch": 2, "loss": 0.6, "val_map": val_map, "selected": True}],
     }  # fmt: skip
     (results / "records" / "cifar10").mkdir(parents=True, exist_ok=True)
     (results / "codes" / "cifar10").mkdir(parents=True, exist_ok=True)
@@ -78,3 +83,41 @@ def test_a_record_it_cannot_read_or_a_missing_folder_stops_it_with_one_line(
         assert named in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "to").exists()  # nothing copied
+
+
+def settled(sweep: Path, setting: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SETTLED), str(sweep), "cifar10", "dpsh", setting]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_settled_passes_the_default_where_it_is_best_or_tied_and_names_a_better_value(
+    tmp_path: Path,
+) -> None:
+    defaults = REGISTRY.declaration("dpsh").default_params(48)
+    lr = defaults["lr"]
+    write_run(tmp_path, "dpsh-48bits-seed0-a", defaults, {}, val_map=0.8)
+    write_run(tmp_path, "dpsh-48bits-seed0-b", {**defaults, "lr": lr / 2}, {}, val_map=0.8)
+    # Departs in another setting as well: not part of the lr comparison, however high.
+    write_run(tmp_path, "dpsh-48bits-seed0-c", {**defaults, "lr": lr * 2, "epochs": 7}, {}, 0.99)
+
+    tied = settled(tmp_path, "lr")
+    assert tied.returncode == 0, tied.stderr
+    assert tied.stdout.strip() == f"dpsh.lr on validation: {{'default': 0.8, '{lr / 2}': 0.8}}"
+
+    write_run(tmp_path, "dpsh-48bits-seed0-e", {**defaults, "lr": lr * 2}, {}, val_map=0.81)
+    better = settled(tmp_path, "lr")
+    assert better.returncode == 1
+    assert better.stderr.strip() == (
+        f"settled.py: dpsh.lr={lr * 2} beats the default on validation: make it the default"
+    )
+
+
+def test_settled_without_a_run_at_the_defaults_stops_with_one_line(tmp_path: Path) -> None:
+    defaults = REGISTRY.declaration("dpsh").default_params(48)
+    write_run(tmp_path, "dpsh-48bits-seed0-b", {**defaults, "lr": 0.01}, {}, val_map=0.8)
+    for sweep in (tmp_path, tmp_path / "swep"):
+        result = settled(sweep, "lr")
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert "no 48-bit seed-0 dpsh run at its defaults" in settled(tmp_path, "lr").stderr
