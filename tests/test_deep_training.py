@@ -191,6 +191,19 @@ def test_dmrh_pairs_batches_with_every_training_item_only_with_a_bank(train) -> 
     assert not hasattr(in_batch, "bank_") and in_batch.training_state() == {}
 
 
+def test_a_bank_starts_empty_where_an_epoch_fills_it_and_full_where_one_cannot(train) -> None:
+    """The pair term is a mean over the bank: rows that epochs of epoch_size items leave
+    unvisited for a while start as the network's codes, not zeros that shrink the term."""
+    whole = Trainer(make("dsdh"), train, None)
+    whole.start_hashing()
+    assert not whole.method.bank_.any()  # the authors' zeros: the first epoch visits all 64
+    partial = Trainer(make("dsdh", epoch_size=24), train, None)
+    partial.start_hashing()
+    codes = partial.training_set_codes()
+    torch.testing.assert_close(partial.method.bank_, codes.float().tanh())  # DSDH's relaxation
+    assert partial.method.bank_.any()
+
+
 def test_same_seed_same_training_other_seed_other_codes(train) -> None:
     first = make("dmrh", seed=5).fit(train)
     second = make("dmrh", seed=5).fit(train)
