@@ -194,8 +194,10 @@ class BankedHashingMethod(DeepHashingMethod):
         fills it at once. Where an epoch draws fewer (a protocol's ``epoch_size``), every item's
         codes under the network as the hashing phase starts: zero rows would stay for n /
         epoch_size epochs, and the pair term, a mean over every item, would shrink by the share
-        still empty (on cifar10-dmrh, 4,500 of 49,000 items an epoch, DPSH's and DSDH's loss
-        stayed at log 2 for the first 7 of their 20 epochs, the one-cycle peak among them)."""
+        still empty. On cifar10-dmrh (4,500 of 49,000 items an epoch) DPSH's loss stayed at
+        log 2 for its first 7 of 20 epochs from zeros; started full, DPSH at 48 bits reached
+        0.867 on validation against 0.842 (mAP@5000 0.8614 against 0.8466). Rows still age for
+        n / epoch_size epochs between visits, as they do for one epoch in the authors' codes."""
         size = self.epoch_size
         if size is None or size >= context.n:
             return context.labels.new_zeros(context.n, self.bits)
