@@ -42,10 +42,10 @@ class DMRH(BankedHashingMethod):
     Under ``scratch`` in-batch pairs stay the default: at 48 bits (N = 2, seed 0) held-out
     validation gave the bank 0.769 mAP against 0.876 on the paper's protocol cifar10-dmrh
     (shared 200-epoch warm start; the bank started as every item's codes, 0.765 from zeros)
-    and 0.685 against 0.688 on protocol cifar10 (lr 0.2, its own
-    warm start; results/sweep/). The authors' clipping to norm 1 is not the ``scratch``
-    default either: on cifar10-dmrh it never engaged (the run with it is bit-identical to the
-    run without, validation 0.876 both), the gradient's norm staying under 1.
+    and 0.685 against 0.688 on protocol cifar10 (lr 0.2, its own warm start; results/sweep/).
+    The authors' clipping to norm 1 is not the ``scratch`` default either: on cifar10-dmrh it
+    never engaged (the run with it is bit-identical to the run without, validation 0.876
+    both), the gradient's norm staying under 1.
 
     The warm start is the one every method shares, at the backbone's base input (one region),
     then the hashing phase fine-tunes at the N x N input, as the paper fine-tunes ImageNet

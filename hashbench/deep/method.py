@@ -198,8 +198,7 @@ class BankedHashingMethod(DeepHashingMethod):
         log 2 for its first 7 of 20 epochs from zeros; started full, DPSH at 48 bits reached
         0.867 on validation against 0.842 (mAP@5000 0.8614 against 0.8466). Rows still age for
         n / epoch_size epochs between visits, as they do for one epoch in the authors' codes."""
-        size = self.epoch_size
-        if size is None or size >= context.n:
+        if self.recipe().visits_every_item(context.n):
             return context.labels.new_zeros(context.n, self.bits)
         return self.relax(context.encode_training_items(None)).to(context.labels.dtype)
 

@@ -102,6 +102,10 @@ class Recipe:
     #: epoch would cost several times the epoch's training.
     val_database_size: int | None = setting(Nullable(Integer(minimum=2)))
 
+    def visits_every_item(self, n: int) -> bool:
+        """Whether each epoch draws all ``n`` training items (no ``epoch_size`` below n)."""
+        return self.epoch_size is None or self.epoch_size >= n
+
 
 #: Each field's constraint, as a method's ``parameters`` declare them.
 RECIPE_PARAMETERS: dict[str, Constraint] = {

@@ -299,9 +299,9 @@ class Trainer:
         """Every training item, shuffled; or with ``epoch_size`` below n, this epoch's stretch
         of a running shuffle (one seeded permutation per pass over the data), so that over
         several epochs every item is seen equally often and a resumed run sees the same."""
-        limit = self.recipe.epoch_size
-        if limit is None or limit >= self.n:
+        if self.recipe.visits_every_item(self.n):
             return torch.randperm(self.n, generator=self.sampler)
+        limit = self.recipe.epoch_size
         start = self.epoch * limit
         first, last = start // self.n, (start + limit - 1) // self.n
         stream = torch.cat([self.pass_order(number) for number in range(first, last + 1)])
