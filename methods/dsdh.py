@@ -77,7 +77,7 @@ class DSDH(BankedHashingMethod):
     ``mu`` (classification), ``nu`` (W's ridge) and ``eta`` (||B - U||^2, in the network's
     loss too, as the paper and TreezzZ's dsdh_loss.py have it): TreezzZ/DSDH_PyTorch's 1e-2, 1
     and 1e-2, with one W-step and one sweep over B per epoch, as its dsdh.py. (DeepHash-pytorch's
-    DSDH.py differs: no eta term in the network's loss, and at the start of each epoch 10
+    DSDH.py differs: no eta term in the network's loss, and before every batch's loss 10
     rounds of a W-step and a sweep over B with mu 1, nu 1, eta 55.) B starts at random signs,
     as TreezzZ's code. Relaxed codes are tanh outputs (TreezzZ's hash layer ends in tanh).
     Codes are the network's signs for every item, as in both codes.

@@ -38,8 +38,8 @@ hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --result
 # mosaics searching 5,000 others, never the queries); results/settled.py stops the script where
 # the default (60 epochs) is not the best, so that the protocol's [recipe] moves first. On the
 # 2-core EPYC a warm-start epoch took 13 s and a 20-epoch DPSH run with encoding about 11 min,
-# so this step costs about 1.7 h there (about 40 min on the Xeon), the grid below about 4 h
-# (about 1.6 h on the Xeon).
+# so this step costs about 1.7 h there (about 45 min on the Xeon, 2.2x faster), the grid below
+# about 4 h (about 1.8 h on the Xeon).
 for epochs in 60 120 200; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.warm_start_epochs=$epochs \
     --results "$out/sweep"
