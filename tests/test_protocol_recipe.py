@@ -121,7 +121,7 @@ def test_a_budget_moved_in_the_protocol_file_turns_older_runs_into_variants(
         _recipe_table.cache_clear()
         assert variant(longer) == {}  # the run at the budget as it is now
         assert variant(older) == {"warm_start_epochs": 60}  # the budget it ran under then
-        assert variant(hybrid) == {}  # HybridHash's own warm start comes before the table's
+        assert variant(hybrid) == {"warm_start_epochs": 60}  # the budget binds HybridHash too
         assert "warm_start_epochs" not in variant(paper)  # the table budgets `scratch` only
         other = {**older, "protocol": {**older["protocol"], "checksum": "other splits"}}
         assert variant(other) == {}  # not the shipped file's splits: judged as it ran

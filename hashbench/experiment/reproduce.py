@@ -82,7 +82,7 @@ DMRH = Reproduction(
         "protocol's `[recipe]`), the size of protocol cifar10's training split on which the "
         "recipe was chosen, not in passes over the 49,000 training images: 200 warm-start "
         "epochs (chosen over 60 and 120 on this protocol's validation; HybridHash, another "
-        "network, keeps its own 30-epoch AdamW warm start) and 20 hashing epochs.",
+        "network, trains its own warm start under AdamW for as many) and 20 hashing epochs.",
         "Each phase's rate follows a one-cycle schedule (a linear rise, then a linear fall "
         "to zero) with SGD and Nesterov momentum, not the authors' step schedules.",
         "DMRH pairs each batch with itself under `scratch`; its authors' train.py pairs it "
