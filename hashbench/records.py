@@ -199,7 +199,8 @@ def _protocol_settings_now(record: dict[str, Any]) -> dict[str, Any]:
         return stored
     scratch = getattr(REGISTRY.declaration(record["method"]), "scratch_recipe", {})
     kept = {key: value for key, value in stored.items() if key in _BESIDES_THE_TABLE}
-    return {**kept, **table_settings(scratch, params.get("preset", "scratch"), table)}
+    preset = params.get("preset", "scratch")
+    return {**kept, **table_settings(record["method"], scratch, preset, table)}
 
 
 @functools.cache

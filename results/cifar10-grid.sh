@@ -40,6 +40,10 @@ done
 # would be rerun if it moved DMRH's default.
 hashbench run --methods dmrh $data --bits 48 --set dmrh.bank=true \
   --set dmrh.own_warm_start=true --results "$out/sweep"
+# DPSH without its authors' bank, measured on every protocol since cifar10-dmrh's validation
+# chose in-batch pairs there: here, where each epoch visits every item, the bank stays.
+hashbench run --methods dpsh $data --bits 48 --set dpsh.bank=false --results "$out/sweep"
+python3 results/settled.py "$out/sweep" cifar10 dpsh bank || exit 1
 hashbench run --methods dpsh,dmrh $data --bits 48 --seeds 1,2 \
   --set dmrh.own_warm_start=true --results "$out"
 # DSH's and ADSH's rates on held-out validation (their defaults before: the previous recipe's

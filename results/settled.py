@@ -1,16 +1,20 @@
 """Check that a method's default for one setting is the best value of its sweep on validation.
 
-    python3 results/settled.py SWEEP PROTOCOL METHOD SETTING
+    python3 results/settled.py SWEEP PROTOCOL METHOD SETTING [NAME=VALUE ...]
 
 Reads METHOD's 48-bit, seed-0 runs on PROTOCOL in the results folder SWEEP (``results/sweep``)
 that differ from METHOD's defaults as they are now in SETTING at most, prints each value's
 held-out validation score, and fails, saying what to change, when a value other than the
 default scored higher (an exact tie keeps the default). The grids stop there, so that a default
-is moved, and named in a commit, before a grid runs on it.
+is moved, and named in a commit, before a grid runs on it. NAME=VALUE (a JSON value, or text)
+reads instead the runs that also hold those settings: a comparison made under an earlier
+default of another setting (the runs it found pass as they did then).
 """
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from hashbench.errors import HashbenchError
 from hashbench.records import iter_records, variant
@@ -19,8 +23,12 @@ from hashbench.reporting.tables import VALIDATION, metric_value
 DEFAULT = "default"
 
 
-def validation_scores(sweep: Path, protocol: str, method: str, name: str) -> dict[str, float]:
-    """Validation score of each value of ``name`` tried (``default`` for the default's run)."""
+def validation_scores(
+    sweep: Path, protocol: str, method: str, name: str, held: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """Validation score of each value of ``name`` tried (``default`` for the default's run),
+    among the runs that hold the settings ``held`` and depart from the defaults in no other."""
+    held = held or {}
     folder = sweep / "records" / protocol
     if not folder.is_dir():
         raise HashbenchError(f"no records in {folder}: give the sweep's results folder")
@@ -28,21 +36,25 @@ def validation_scores(sweep: Path, protocol: str, method: str, name: str) -> dic
     for record in iter_records(folder):
         if (record["method"], record["bits"], record["seed"]) != (method, 48, 0):
             continue
+        params = record["config"]["params"]
+        if any(params.get(key) != value for key, value in held.items()):
+            continue
         departs = variant(record)
-        if set(departs) - {name}:
+        if set(departs) - {name} - set(held):
             continue
         value = repr(departs[name]) if name in departs else DEFAULT
         scores[value] = metric_value(record, VALIDATION)[1]
     if DEFAULT not in scores:
+        at = "".join(f", {key}={value!r}" for key, value in held.items())
         raise HashbenchError(
-            f"no 48-bit seed-0 {method} run at its defaults on {protocol} in {sweep}: "
+            f"no 48-bit seed-0 {method} run at its defaults{at} on {protocol} in {sweep}: "
             "run the sweep first"
         )
     return scores
 
 
-def settled(sweep: Path, protocol: str, method: str, name: str) -> None:
-    scores = validation_scores(sweep, protocol, method, name)
+def settled(sweep: Path, protocol: str, method: str, name: str, *held: str) -> None:
+    scores = validation_scores(sweep, protocol, method, name, dict(map(setting, held)))
     print(f"{method}.{name} on validation: {scores}")
     best = max(scores, key=lambda value: (scores[value], value == DEFAULT))
     if best != DEFAULT:
@@ -51,8 +63,19 @@ def settled(sweep: Path, protocol: str, method: str, name: str) -> None:
         )
 
 
+def setting(text: str) -> tuple[str, Any]:
+    """NAME=VALUE, the value read as JSON where it is JSON (true, 0.2), else as text."""
+    name, equals, value = text.partition("=")
+    if not (name and equals):
+        raise HashbenchError(f"{text!r} is not NAME=VALUE")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) < 5:
         sys.exit("usage: " + __doc__.split("\n\n")[1].strip())
     try:
         settled(Path(sys.argv[1]), *sys.argv[2:])

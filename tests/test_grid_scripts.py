@@ -85,8 +85,8 @@ def test_a_record_it_cannot_read_or_a_missing_folder_stops_it_with_one_line(
     assert not (tmp_path / "to").exists()  # nothing copied
 
 
-def settled(sweep: Path, setting: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SETTLED), str(sweep), "cifar10", "dpsh", setting]
+def settled(sweep: Path, setting: str, *held: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SETTLED), str(sweep), "cifar10", "dpsh", setting, *held]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -121,3 +121,28 @@ def test_settled_without_a_run_at_the_defaults_stops_with_one_line(tmp_path: Pat
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert "no 48-bit seed-0 dpsh run at its defaults" in settled(tmp_path, "lr").stderr
+
+
+def test_settled_reads_a_comparison_made_under_another_setting_s_earlier_default(
+    tmp_path: Path,
+) -> None:
+    defaults = REGISTRY.declaration("dpsh").default_params(48)
+    bank, lr = defaults["bank"], defaults["lr"]
+    # The rates compared with the other bank, then the bank compared at the default rate.
+    write_run(tmp_path, "dpsh-48bits-seed0-a", {**defaults, "bank": not bank}, {}, val_map=0.7)
+    write_run(tmp_path, "dpsh-48bits-seed0-b", {**defaults, "bank": not bank, "lr": lr / 2}, {},
+              val_map=0.6)  # fmt: skip
+    write_run(tmp_path, "dpsh-48bits-seed0-c", defaults, {}, val_map=0.8)
+    held = f"bank={str(not bank).lower()}"
+    under = settled(tmp_path, "lr", held)
+    assert under.returncode == 0, under.stderr
+    assert under.stdout.strip() == f"dpsh.lr on validation: {{'default': 0.7, '{lr / 2}': 0.6}}"
+    assert settled(tmp_path, "lr").stdout.strip() == "dpsh.lr on validation: {'default': 0.8}"
+    # held at the default's own value: the same runs as holding nothing
+    same = settled(tmp_path, "lr", f"bank={str(bank).lower()}")
+    assert same.stdout == settled(tmp_path, "lr").stdout
+    write_run(tmp_path, "dpsh-48bits-seed0-d", {**defaults, "bank": not bank, "lr": lr * 2}, {},
+              val_map=0.75)  # fmt: skip
+    assert settled(tmp_path, "lr", held).returncode == 1
+    wrong = settled(tmp_path, "lr", "bank")
+    assert wrong.returncode == 1 and wrong.stderr.strip() == "settled.py: 'bank' is not NAME=VALUE"

@@ -55,13 +55,66 @@ def test_a_recipe_key_no_deep_recipe_has_is_refused() -> None:
         protocol_settings("dpsh", {}, {}, {"epochz": 3}, False, False)
 
 
+def test_a_method_table_gives_that_method_its_choice_on_the_protocol() -> None:
+    table = {"epoch_size": 4500, "lr": 0.5, "dpsh": {"bank": False, "lr": 0.1}}
+    own = {"lr": 0.2}
+    # over the method's own scratch values (the shared lr 0.5 is not), beneath the user's
+    assert protocol_settings("dpsh", own, {}, table, True, False) == {
+        "epoch_size": 4500, "bank": False, "lr": 0.1, "val_database": "training"
+    }  # fmt: skip
+    assert protocol_settings("dpsh", own, {"bank": True}, table, True, False) == {
+        "epoch_size": 4500, "lr": 0.1, "val_database": "training"
+    }  # fmt: skip
+    # another method takes the shared settings only; the paper preset none of them
+    assert protocol_settings("dmrh", own, {}, table, True, False) == {
+        "epoch_size": 4500, "val_database": "training"
+    }  # fmt: skip
+    paper = protocol_settings("dpsh", own, {"preset": "paper"}, table, True, False)
+    assert paper == {"val_database": "training"}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"dspsh": {"bank": False}}, r"\[recipe\.dspsh\] names no installed deep method"),
+        ({"itq": {"bits": 3}}, r"\[recipe\.itq\] names no installed deep method"),
+        ({"dpsh": {"bnak": False}}, r"\[recipe\.dpsh\]: dpsh has no settable parameter bnak"),
+        ({"dpsh": {"bank": 3}}, r"\[recipe\.dpsh\]: dpsh: bank must be true or false, got 3"),
+    ],
+)
+def test_a_method_table_that_names_no_deep_method_or_no_setting_of_it_is_refused(
+    table: dict, message: str
+) -> None:
+    with pytest.raises(HashbenchError, match=message):
+        protocol_settings("dpsh", {}, {}, table, False, False)
+
+
+def test_runs_on_a_shipped_protocol_take_its_method_table_as_their_default() -> None:
+    from hashbench import create_method
+
+    def record(protocol: str, **given: object) -> dict:
+        shipped = load_protocol(protocol)
+        settings = protocol_settings("dpsh", {"lr": 0.2}, given, shipped.recipe, True, False)
+        params = create_method("dpsh", bits=48, **settings, **given).get_params()
+        return {"method": "dpsh", "bits": 48, "variant": {}, "config": {"params": params},
+                "protocol": {"name": shipped.name, "checksum": shipped.checksum,
+                             "recipe": settings}}  # fmt: skip
+
+    # cifar10-dmrh's [recipe.dpsh] chose in-batch pairs; cifar10 keeps the authors' bank
+    assert variant(record("cifar10-dmrh")) == {}
+    assert variant(record("cifar10-dmrh", bank=True)) == {"bank": True}
+    assert variant(record("cifar10", bank=False)) == {"bank": False}
+
+
 def test_large_training_sets_budget_their_epochs() -> None:
     budgeted = {"epoch_size": 4500, "val_database_size": 5000}
     for name in ("cifar10-mosaic", "coco", "nuswide"):
         assert load_protocol(name).recipe == budgeted
     # CIFAR-10's 50,000 training images: a longer warm start, chosen on cifar10-dmrh's validation
+    # and DPSH's in-batch pairs, chosen on cifar10-dmrh's validation over its authors' bank
     for name in ("cifar10-dmrh", "cifar10-2"):
-        assert load_protocol(name).recipe == {**budgeted, "warm_start_epochs": 200}
+        longer = {**budgeted, "warm_start_epochs": 200, "dpsh": {"bank": False}}
+        assert load_protocol(name).recipe == longer
     assert load_protocol("cifar10").recipe == {}  # the recipe was chosen on its 4,500 items
 
 
@@ -100,7 +153,8 @@ def test_a_budget_moved_in_the_protocol_file_turns_older_runs_into_variants(
     from hashbench.splits import protocol as protocols
 
     shipped = load_protocol("cifar10-dmrh")
-    budget = {key: value for key, value in shipped.recipe.items() if key != "warm_start_epochs"}
+    budget = {key: value for key, value in shipped.recipe.items()
+              if key != "warm_start_epochs" and not isinstance(value, dict)}  # fmt: skip
     before = dataclasses.replace(shipped, recipe=budget)  # the file before the budget moved
     moved = dataclasses.replace(shipped, recipe={**budget, "warm_start_epochs": 200})
     ran_with = {**budget, "val_database": "training"}  # as protocol_settings gave it
@@ -140,5 +194,19 @@ def test_the_recipe_table_is_left_out_of_the_protocols_checksum(tmp_path: Path) 
         assert protocol.recipe["epoch_size"] in (64, 128)
         checksums.add(protocol.checksum)
     assert checksums == {hashlib.sha256(digits + b"\n").hexdigest()}  # the budget: not in it
+    # a method's own table is budget too
+    path.write_bytes(digits + b"\n[recipe]\nepoch_size = 64\n[recipe.dpsh]\nbank = false\n")
+    assert load_protocol(str(path)).recipe == {"epoch_size": 64, "dpsh": {"bank": False}}
+    assert load_protocol(str(path)).checksum in checksums
     path.write_bytes(digits.replace(b"per_class = 30", b"per_class = 20") + b"\n[recipe]\n")
     assert load_protocol(str(path)).checksum not in checksums  # the splits: in it
+
+
+def test_a_recipe_table_nested_deeper_than_a_method_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    digits = Path(load_protocol("digits").source).read_bytes()
+    path = tmp_path / "digits.toml"
+    path.write_bytes(digits + b"\n[recipe.dpsh.bank]\nvalue = false\n")
+    with pytest.raises(HashbenchError, match=r"\[recipe\.<method>\] tables of one method"):
+        load_protocol(str(path))

@@ -247,27 +247,53 @@ def protocol_settings(
     database_is_training: bool,
     several_labels: bool,
 ) -> dict[str, Any]:
-    """What a protocol sets for a deep method, beneath the method's own ``scratch`` values and
-    the user's ``given`` settings: under preset ``scratch`` its ``[recipe]`` table (a large
-    training set's budget) and, where items carry several labels,
-    :data:`MULTI_LABEL_CLIP_GRAD_NORM`; and validation against the training items wherever
-    the protocol's database is the training set (the items, or under ADSH the codes, it will
-    be tested on)."""
-    unknown = sorted(set(table) - set(RECIPE_FIELDS))
+    """What a protocol sets for a deep method, beneath the user's ``given`` settings: under
+    preset ``scratch`` its ``[recipe]`` table (a large training set's budget, beneath the
+    method's own ``scratch`` values), its ``[recipe.<method>]`` table (this method's choices on
+    this protocol) and, where items carry several labels, :data:`MULTI_LABEL_CLIP_GRAD_NORM`;
+    and validation against the training items wherever the protocol's database is the
+    training set (the items, or under ADSH the codes, it will be tested on)."""
+    check_recipe_table(method, table)
+    label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
+    preset = given.get("preset", "scratch")
+    settings = table_settings(method, scratch, preset, {**label_kind, **table})
+    settings["val_database"] = "training" if database_is_training else "validation"
+    return {key: value for key, value in settings.items() if key not in given}
+
+
+def check_recipe_table(method: str, table: dict[str, Any]) -> None:
+    """A protocol's ``[recipe]`` names recipe settings, and methods whose own settings
+    ``method``'s tables give: one error line for the first that is not."""
+    from hashbench.registry import REGISTRY
+
+    shared = {key for key, value in table.items() if not isinstance(value, dict)}
+    unknown = sorted(shared - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(
             f"the protocol's [recipe] sets {', '.join(unknown)}, which no deep recipe has; "
             f"its settings: {', '.join(RECIPE_FIELDS)}"
         )
-    label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
-    settings = table_settings(scratch, given.get("preset", "scratch"), {**label_kind, **table})
-    settings["val_database"] = "training" if database_is_training else "validation"
-    return {key: value for key, value in settings.items() if key not in given}
+    deep = {name for name in REGISTRY.names() if REGISTRY.get(name).input_kind == "images"}
+    strangers = sorted(set(table) - shared - deep)
+    if strangers:
+        raise HashbenchError(
+            f"the protocol's [recipe.{strangers[0]}] names no installed deep method; "
+            "`hashbench list` lists the methods"
+        )
+    try:
+        REGISTRY.check_params(method, table.get(method, {}))
+    except HashbenchError as error:
+        raise HashbenchError(f"the protocol's [recipe.{method}]: {error}") from error
 
 
-def table_settings(scratch: dict[str, Any], preset: str, table: dict[str, Any]) -> dict[str, Any]:
-    """The entries of a protocol's ``[recipe]`` table a method takes: those its own ``scratch``
-    values leave open, under preset ``scratch`` only (the paper presets keep their budgets)."""
+def table_settings(
+    method: str, scratch: dict[str, Any], preset: str, table: dict[str, Any]
+) -> dict[str, Any]:
+    """The entries of a protocol's ``[recipe]`` table ``method`` takes, under preset
+    ``scratch`` only (the paper presets keep their budgets): the shared settings its own
+    ``scratch`` values leave open, then its own ``[recipe.<method>]`` table over them."""
     if preset != "scratch":
         return {}
-    return {key: value for key, value in table.items() if key not in scratch}
+    shared = {key: value for key, value in table.items() if not isinstance(value, dict)}
+    left_open = {key: value for key, value in shared.items() if key not in scratch}
+    return {**left_open, **table.get(method, {})}

@@ -82,7 +82,9 @@ class Protocol:
     source: str = ""
     #: ``[recipe]``: the shared ``scratch`` recipe's settings for deep methods on this
     #: protocol (its budget for a large training set); a method's own values and the user's
-    #: ``--set`` come first (:func:`hashbench.deep.recipes.protocol_settings`).
+    #: ``--set`` come first. A ``[recipe.<method>]`` table in it holds one method's settings
+    #: chosen on this protocol, above the method's own values and beneath ``--set``
+    #: (:func:`hashbench.deep.recipes.protocol_settings`).
     recipe: dict[str, Any] = field(default_factory=dict)
 
 
@@ -242,10 +244,22 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
         source=source,
         recipe=top.get(
             "recipe",
-            lambda v: isinstance(v, dict) and all(not isinstance(x, dict) for x in v.values()),
-            "a [recipe] table of deep recipe settings (name = value)",
+            _is_recipe,
+            "a [recipe] table of deep recipe settings (name = value), with [recipe.<method>] "
+            "tables of one method's settings",
             {},
         ),
+    )
+
+
+def _is_recipe(value: Any) -> bool:
+    """Settings (name = value) and [recipe.<method>] tables of settings, no deeper."""
+
+    def flat(table: dict[str, Any]) -> bool:
+        return not any(isinstance(x, dict) for x in table.values())
+
+    return isinstance(value, dict) and all(
+        not isinstance(x, dict) or flat(x) for x in value.values()
     )
 
 
@@ -267,16 +281,16 @@ def _headline(top: _Checker) -> tuple[str, ...]:
 
 
 def split_checksum(content: bytes) -> str:
-    """sha256 of a protocol file's bytes less its ``[recipe]`` table (from its header to the
-    next table or the end): what decides the splits and the metric. A deep run's record holds
-    the recipe's values in its parameters already, so a protocol's budget can be tuned without
-    renaming the runs it does not touch (the classic methods'); a file without the table keeps
-    the checksum of its bytes."""
+    """sha256 of a protocol file's bytes less its ``[recipe]`` and ``[recipe.<method>]``
+    tables (each from its header to the next table or the end): what decides the splits and the
+    metric. A deep run's record holds the recipe's values in its parameters already, so a
+    protocol's budget can be tuned without renaming the runs it does not touch (the classic
+    methods'); a file without the tables keeps the checksum of its bytes."""
     kept, in_recipe = [], False
     for line in content.splitlines(keepends=True):
         header = line.split(b"#")[0].strip()
         if header.startswith(b"[") and not header.startswith(b"[["):
-            in_recipe = header == b"[recipe]"
+            in_recipe = header == b"[recipe]" or header.startswith(b"[recipe.")
         if not in_recipe:
             kept.append(line)
     return hashlib.sha256(b"".join(kept)).hexdigest()
