@@ -43,8 +43,8 @@ class HybridHash(BankedHashingMethod):
     sizes it 10,000 on CIFAR's 5,000, so half its rows stay zero and count as negatives).
     Preset ``paper`` loads NesT-B weights from ``weights`` (timm's layout) where names and
     shapes match; the record's report lists what loaded and what did not. It trains without
-    train.py's random flips and 224-px crops of 256-px images, as every preset here trains
-    without augmentation (``--set hybridhash.flip=true --set hybridhash.translate=N`` comes
+    train.py's random flips and 224-px crops of 256-px images, as every ``paper`` preset here
+    trains without augmentation (``--set hybridhash.flip=true --set hybridhash.translate=N`` comes
     close).
     """
 

@@ -116,8 +116,10 @@ sweep hashnet 0.02 0.05 0.1
 sweep csq 0.02 0.05 0.1
 # HybridHash trains a warm start of its own (another network, under AdamW at batch 512:
 # methods/hybridhash.py) for the protocol's budget, as every method; it had 30 epochs before.
-# Its length measured the same way around the budget, at its rate then (30 / 60 / 120 epochs
-# at lr 0.0005; results/README.md), then its rate swept on the warm start it takes.
+# Its length measured around the budget, at its rate then (30 / 60 / 120 epochs at lr
+# 0.0005; results/README.md), but not settled.py-checked: the length is the protocol's budget,
+# one for every method, and 120's 0.002 over 60 is inside a seed's spread (0.011). Then its
+# rate swept on the warm start it takes.
 for epochs in 30 60 120; do
   hashbench run --methods hybridhash $data --bits 48 --set hybridhash.lr=0.0005 \
     --set hybridhash.warm_start_epochs=$epochs --results "$out/sweep"

@@ -48,8 +48,8 @@ done
 python3 results/settled.py "$out/sweep" cifar10-mosaic dpsh warm_start_epochs bank=true || exit 1
 # DPSH's bank of every item's codes against in-batch pairs, as on the other protocols (its bank
 # won on cifar10, whose epochs visit every item, and lost on cifar10-dmrh, where a row waits
-# 11 epochs for its refresh; here 20,000 items, 4,500 an epoch: 4.4). Where in-batch pairs win,
-# the protocol's [recipe.dpsh] moves before the grid runs.
+# 11 epochs for its refresh; here 19,000 training mosaics, 4,500 an epoch: 4.2). Where in-batch
+# pairs win, the protocol's [recipe.dpsh] moves before the grid runs.
 hashbench run --methods dpsh $data --bits 48 --set dpsh.bank=false --results "$out/sweep"
 python3 results/settled.py "$out/sweep" cifar10-mosaic dpsh bank || exit 1
 python3 results/copy-default-runs.py "$out/sweep" "$out" cifar10-mosaic dpsh

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hashbench.errors import HashbenchError
+from hashbench.method import ADDED_PARAMETERS
 from hashbench.records import iter_records, variant
 from hashbench.reporting.tables import VALIDATION, metric_value
 
@@ -36,7 +37,8 @@ def validation_scores(
     for record in iter_records(folder):
         if (record["method"], record["bits"], record["seed"]) != (method, 48, 0):
             continue
-        params = record["config"]["params"]
+        # A record older than a parameter lacks it and ran at its old value.
+        params = {**ADDED_PARAMETERS, **record["config"]["params"]}
         if any(params.get(key) != value for key, value in held.items()):
             continue
         departs = variant(record)
@@ -59,7 +61,8 @@ def settled(sweep: Path, protocol: str, method: str, name: str, *held: str) -> N
     best = max(scores, key=lambda value: (scores[value], value == DEFAULT))
     if best != DEFAULT:
         raise HashbenchError(
-            f"{method}.{name}={best} beats the default on validation: make it the default"
+            f"{method}.{name}={best} beats the default on validation: make it the default "
+            f"(the method's, or the protocol's [recipe.{method}] for a choice on {protocol})"
         )
 
 

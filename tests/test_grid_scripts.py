@@ -108,7 +108,8 @@ def test_settled_passes_the_default_where_it_is_best_or_tied_and_names_a_better_
     better = settled(tmp_path, "lr")
     assert better.returncode == 1
     assert better.stderr.strip() == (
-        f"settled.py: dpsh.lr={lr * 2} beats the default on validation: make it the default"
+        f"settled.py: dpsh.lr={lr * 2} beats the default on validation: make it the default "
+        "(the method's, or the protocol's [recipe.dpsh] for a choice on cifar10)"
     )
 
 
@@ -146,3 +147,20 @@ def test_settled_reads_a_comparison_made_under_another_setting_s_earlier_default
     assert settled(tmp_path, "lr", held).returncode == 1
     wrong = settled(tmp_path, "lr", "bank")
     assert wrong.returncode == 1 and wrong.stderr.strip() == "settled.py: 'bank' is not NAME=VALUE"
+
+
+def test_settled_reads_a_record_older_than_a_held_setting_at_that_setting_s_old_value(
+    tmp_path: Path,
+) -> None:
+    from hashbench.method import ADDED_PARAMETERS
+
+    defaults = REGISTRY.declaration("dpsh").default_params(48)
+    added = next(k for k, v in ADDED_PARAMETERS.items() if k in defaults and defaults[k] != v)
+    old, lr = ADDED_PARAMETERS[added], defaults["lr"]
+    older = {key: value for key, value in defaults.items() if key != added}  # before it existed
+    write_run(tmp_path, "dpsh-48bits-seed0-a", older, {}, val_map=0.7)
+    write_run(tmp_path, "dpsh-48bits-seed0-b", {**older, "lr": lr / 2}, {}, val_map=0.6)
+    write_run(tmp_path, "dpsh-48bits-seed0-c", defaults, {}, val_map=0.9)  # not held: left out
+    result = settled(tmp_path, "lr", f"{added}={json.dumps(old)}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"dpsh.lr on validation: {{'default': 0.7, '{lr / 2}': 0.6}}"

@@ -80,6 +80,10 @@ def test_a_method_table_gives_that_method_its_choice_on_the_protocol() -> None:
         ({"itq": {"bits": 3}}, r"\[recipe\.itq\] names no installed deep method"),
         ({"dpsh": {"bnak": False}}, r"\[recipe\.dpsh\]: dpsh has no settable parameter bnak"),
         ({"dpsh": {"bank": 3}}, r"\[recipe\.dpsh\]: dpsh: bank must be true or false, got 3"),
+        # where validation searches follows the protocol's database, whatever a table says
+        ({"val_database": "validation"}, r"\[recipe\] sets val_database, which follows"),
+        ({"dpsh": {"val_database": "training"}}, r"\[recipe\.dpsh\] sets val_database"),
+        ({"dpsh": {"preset": "paper"}}, r"\[recipe\.dpsh\] sets preset, which follows"),
     ],
 )
 def test_a_method_table_that_names_no_deep_method_or_no_setting_of_it_is_refused(

@@ -261,6 +261,11 @@ def protocol_settings(
     return {key: value for key, value in settings.items() if key not in given}
 
 
+#: Settings no ``[recipe]`` table may give: where validation searches follows the protocol's
+#: database, and the preset is the user's.
+FOLLOWS_THE_PROTOCOL = frozenset({"val_database", "preset"})
+
+
 def check_recipe_table(method: str, table: dict[str, Any]) -> None:
     """A protocol's ``[recipe]`` names recipe settings, and methods whose own settings
     ``method``'s tables give: one error line for the first that is not."""
@@ -271,15 +276,24 @@ def check_recipe_table(method: str, table: dict[str, Any]) -> None:
     if unknown:
         raise HashbenchError(
             f"the protocol's [recipe] sets {', '.join(unknown)}, which no deep recipe has; "
-            f"its settings: {', '.join(RECIPE_FIELDS)}"
+            f"its settings: {', '.join(f for f in RECIPE_FIELDS if f not in FOLLOWS_THE_PROTOCOL)}"
         )
-    deep = {name for name in REGISTRY.names() if REGISTRY.get(name).input_kind == "images"}
-    strangers = sorted(set(table) - shared - deep)
+    tables = set(table) - shared
+    installed = set(REGISTRY.names())
+    deep = {m for m in tables & installed if REGISTRY.declaration(m).input_kind == "images"}
+    strangers = sorted(tables - deep)
     if strangers:
         raise HashbenchError(
             f"the protocol's [recipe.{strangers[0]}] names no installed deep method; "
             "`hashbench list` lists the methods"
         )
+    for name, settings in [("recipe", shared), *((f"recipe.{m}", set(table[m])) for m in tables)]:
+        fixed = sorted(FOLLOWS_THE_PROTOCOL & settings)
+        if fixed:
+            raise HashbenchError(
+                f"the protocol's [{name}] sets {fixed[0]}, which follows the protocol's "
+                "database or the user's --set, not a recipe table; remove it"
+            )
     try:
         REGISTRY.check_params(method, table.get(method, {}))
     except HashbenchError as error:

@@ -77,7 +77,8 @@ DMRH = Reproduction(
         "a cross-entropy warm start on the training labels shared by every method and every N, "
         "then each method's own loss at its own input size), not CNN-F from ImageNet weights as "
         "in the paper; every deep method gets the same network, recipe and budget, and only its "
-        "hashing rate is its own (chosen on held-out validation on protocol cifar10).",
+        "hashing rate is its own (chosen on held-out validation on protocol cifar10), besides "
+        "the pairing choices below (made on this protocol's validation).",
         "The budget is counted in epochs of 4,500 items drawn in turn from the training set (the "
         "protocol's `[recipe]`), the size of protocol cifar10's training split on which the "
         "recipe was chosen, not in passes over the 49,000 training images: 200 warm-start "
@@ -89,9 +90,12 @@ DMRH = Reproduction(
         "with a bank of every training item's fused code and clips gradients at norm 1. Both "
         "were measured on this protocol's validation and the default keeps what won (values "
         "in methods/dmrh.py); `--set dmrh.preset=paper` trains as train.py does.",
-        "Where an epoch draws part of the training set, a bank of every item's codes (DPSH, "
-        "DSDH, HybridHash) starts as the network's codes of every item, not at zeros as in "
-        "the authors' code, whose epochs visit every item before the bank is read whole.",
+        "DPSH pairs each batch with itself here, not with its authors' bank of every item's "
+        "codes: chosen on this protocol's validation (the protocol's `[recipe.dpsh]`; values "
+        "in methods/dpsh.py), where a bank row waits 11 epochs for its refresh.",
+        "Where an epoch draws part of the training set, a bank of every item's codes (DSDH, "
+        "HybridHash) starts as the network's codes of every item, not at zeros as in the "
+        "authors' code, whose epochs visit every item before the bank is read whole.",
         "CIFAR-10 is read from the JPEG re-encoding (quality about 75) of the official images, "
         "so pixel values, and so mAP, can differ slightly from the official release's.",
         "Non-deep methods hash 512-d GIST features, as the DPSH, DSDH and ADSH papers do.",
