@@ -11,11 +11,12 @@ reads instead the runs that also hold those settings: a comparison made under an
 default of another setting (the runs it found pass as they did then).
 """
 
-import json
 import sys
+from argparse import ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
+from hashbench.cli.options import key_value
 from hashbench.errors import HashbenchError
 from hashbench.method import ADDED_PARAMETERS
 from hashbench.records import iter_records, variant
@@ -67,14 +68,11 @@ def settled(sweep: Path, protocol: str, method: str, name: str, *held: str) -> N
 
 
 def setting(text: str) -> tuple[str, Any]:
-    """NAME=VALUE, the value read as JSON where it is JSON (true, 0.2), else as text."""
-    name, equals, value = text.partition("=")
-    if not (name and equals):
-        raise HashbenchError(f"{text!r} is not NAME=VALUE")
+    """NAME=VALUE, read as `--set` reads its values (JSON where it is JSON, else text)."""
     try:
-        return name, json.loads(value)
-    except json.JSONDecodeError:
-        return name, value
+        return key_value(text)
+    except ArgumentTypeError:
+        raise HashbenchError(f"{text!r} is not NAME=VALUE") from None
 
 
 if __name__ == "__main__":

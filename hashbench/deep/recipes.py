@@ -271,7 +271,7 @@ def check_recipe_table(method: str, table: dict[str, Any]) -> None:
     ``method``'s tables give: one error line for the first that is not."""
     from hashbench.registry import REGISTRY
 
-    shared = {key for key, value in table.items() if not isinstance(value, dict)}
+    shared = set(shared_settings(table))
     unknown = sorted(shared - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(
@@ -308,6 +308,10 @@ def table_settings(
     ``scratch`` values leave open, then its own ``[recipe.<method>]`` table over them."""
     if preset != "scratch":
         return {}
-    shared = {key: value for key, value in table.items() if not isinstance(value, dict)}
-    left_open = {key: value for key, value in shared.items() if key not in scratch}
+    left_open = {key: value for key, value in shared_settings(table).items() if key not in scratch}
     return {**left_open, **table.get(method, {})}
+
+
+def shared_settings(table: dict[str, Any]) -> dict[str, Any]:
+    """A ``[recipe]`` table's settings for every method: all but its ``[recipe.<method>]``."""
+    return {key: value for key, value in table.items() if not isinstance(value, dict)}
