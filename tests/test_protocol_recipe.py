@@ -14,7 +14,7 @@ from hashbench import HashbenchError
 from hashbench.cli import main
 from hashbench.deep.recipes import MULTI_LABEL_CLIP_GRAD_NORM, protocol_settings
 from hashbench.records import variant
-from hashbench.splits.protocol import load_protocol
+from hashbench.splits.protocol import load_protocol, parse_protocol
 
 TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}
 
@@ -50,11 +50,6 @@ def test_multi_label_data_clips_the_hashing_phase_unless_someone_says_otherwise(
     assert paper == {"val_database": "validation"}
 
 
-def test_a_recipe_key_no_deep_recipe_has_is_refused() -> None:
-    with pytest.raises(HashbenchError, match=r"\[recipe\] sets epochz, which no deep recipe has"):
-        protocol_settings("dpsh", {}, {}, {"epochz": 3}, False, False)
-
-
 def test_a_method_table_gives_that_method_its_choice_on_the_protocol() -> None:
     table = {"epoch_size": 4500, "lr": 0.5, "dpsh": {"bank": False, "lr": 0.1}}
     own = {"lr": 0.2}
@@ -73,24 +68,46 @@ def test_a_method_table_gives_that_method_its_choice_on_the_protocol() -> None:
     assert paper == {"val_database": "training"}
 
 
+def _digits_with(recipe: str) -> bytes:
+    """The shipped digits protocol with ``recipe`` (TOML tables) appended."""
+    return Path(load_protocol("digits").source).read_bytes() + b"\n" + recipe.encode()
+
+
 @pytest.mark.parametrize(
-    ("table", "message"),
+    ("recipe", "message"),
     [
-        ({"dspsh": {"bank": False}}, r"\[recipe\.dspsh\] names no installed deep method"),
-        ({"itq": {"bits": 3}}, r"\[recipe\.itq\] names no installed deep method"),
-        ({"dpsh": {"bnak": False}}, r"\[recipe\.dpsh\]: dpsh has no settable parameter bnak"),
-        ({"dpsh": {"bank": 3}}, r"\[recipe\.dpsh\]: dpsh: bank must be true or false, got 3"),
+        ("[recipe]\nepochz = 3", r"\[recipe\] sets epochz, which no deep recipe has"),
+        ("[recipe.dspsh]\nbank = false", r"\[recipe\.dspsh\] names no installed deep method"),
+        ("[recipe.itq]\nbits = 3", r"\[recipe\.itq\] names no installed deep method"),
+        ("[recipe.dpsh]\nbnak = false", r"\[recipe\.dpsh\]: dpsh has no settable parameter bnak"),
+        ("[recipe.dpsh]\nbank = 3", r"\[recipe\.dpsh\]: dpsh: bank must be true or false, got 3"),
+        # a table for another method is checked too, not only when that method runs
+        ("[recipe.dmrh]\nregion = 2", r"\[recipe\.dmrh\]: dmrh has no settable parameter region"),
         # where validation searches follows the protocol's database, whatever a table says
-        ({"val_database": "validation"}, r"\[recipe\] sets val_database, which follows"),
-        ({"dpsh": {"val_database": "training"}}, r"\[recipe\.dpsh\] sets val_database"),
-        ({"dpsh": {"preset": "paper"}}, r"\[recipe\.dpsh\] sets preset, which follows"),
+        ('[recipe]\nval_database = "validation"', r"\[recipe\] sets val_database, which follows"),
+        ('[recipe.dpsh]\nval_database = "training"', r"\[recipe\.dpsh\] sets val_database"),
+        ('[recipe.dpsh]\npreset = "paper"', r"\[recipe\.dpsh\] sets preset, which follows"),
     ],
 )
-def test_a_method_table_that_names_no_deep_method_or_no_setting_of_it_is_refused(
-    table: dict, message: str
+def test_a_recipe_table_is_checked_where_the_protocol_file_is_read(
+    recipe: str, message: str
 ) -> None:
-    with pytest.raises(HashbenchError, match=message):
-        protocol_settings("dpsh", {}, {}, table, False, False)
+    with pytest.raises(HashbenchError, match=r"^protocol file bad\.toml: " + message):
+        parse_protocol("bad", _digits_with(recipe), "bad.toml")
+
+
+def test_a_protocol_with_a_bad_recipe_table_stops_a_run_with_one_line_and_no_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    protocol = tmp_path / "digits-bad.toml"
+    protocol.write_bytes(_digits_with("[recipe.dspsh]\nbank = false"))
+    results = tmp_path / "results"
+    args = ["run", "--methods", "itq", "--dataset", "digits", "--protocol", str(protocol),
+            "--bits", "16", "--results", str(results)]  # fmt: skip
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[recipe.dspsh] names no installed deep method" in err[0]
+    assert not results.exists() or not any(results.rglob("*.json"))
 
 
 def test_runs_on_a_shipped_protocol_take_its_method_table_as_their_default() -> None:

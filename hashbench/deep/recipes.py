@@ -252,8 +252,8 @@ def protocol_settings(
     method's own ``scratch`` values), its ``[recipe.<method>]`` table (this method's choices on
     this protocol) and, where items carry several labels, :data:`MULTI_LABEL_CLIP_GRAD_NORM`;
     and validation against the training items wherever the protocol's database is the
-    training set (the items, or under ADSH the codes, it will be tested on)."""
-    check_recipe_table(method, table)
+    training set (the items, or under ADSH the codes, it will be tested on). The table was
+    checked where the protocol file was read (:func:`check_recipe_table`)."""
     label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
     preset = given.get("preset", "scratch")
     settings = table_settings(method, scratch, preset, {**label_kind, **table})
@@ -266,38 +266,41 @@ def protocol_settings(
 FOLLOWS_THE_PROTOCOL = frozenset({"val_database", "preset"})
 
 
-def check_recipe_table(method: str, table: dict[str, Any]) -> None:
-    """A protocol's ``[recipe]`` names recipe settings, and methods whose own settings
-    ``method``'s tables give: one error line for the first that is not."""
+def check_recipe_table(table: dict[str, Any]) -> None:
+    """A protocol's ``[recipe]`` names recipe settings, and ``[recipe.<method>]`` tables name
+    installed deep methods and settings of theirs: one error line for the first that does not.
+    Called once, where the protocol file is read."""
     from hashbench.registry import REGISTRY
 
     shared = set(shared_settings(table))
     unknown = sorted(shared - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(
-            f"the protocol's [recipe] sets {', '.join(unknown)}, which no deep recipe has; "
-            f"its settings: {', '.join(f for f in RECIPE_FIELDS if f not in FOLLOWS_THE_PROTOCOL)}"
+            f"[recipe] sets {', '.join(unknown)}, which no deep recipe has; its settings: "
+            f"{', '.join(f for f in RECIPE_FIELDS if f not in FOLLOWS_THE_PROTOCOL)}"
         )
-    tables = set(table) - shared
+    tables = sorted(set(table) - shared)
     installed = set(REGISTRY.names())
-    deep = {m for m in tables & installed if REGISTRY.declaration(m).input_kind == "images"}
-    strangers = sorted(tables - deep)
+    strangers = [
+        m for m in tables if m not in installed or REGISTRY.declaration(m).input_kind != "images"
+    ]
     if strangers:
         raise HashbenchError(
-            f"the protocol's [recipe.{strangers[0]}] names no installed deep method; "
+            f"[recipe.{strangers[0]}] names no installed deep method; "
             "`hashbench list` lists the methods"
         )
     for name, settings in [("recipe", shared), *((f"recipe.{m}", set(table[m])) for m in tables)]:
         fixed = sorted(FOLLOWS_THE_PROTOCOL & settings)
         if fixed:
             raise HashbenchError(
-                f"the protocol's [{name}] sets {fixed[0]}, which follows the protocol's "
-                "database or the user's --set, not a recipe table; remove it"
+                f"[{name}] sets {fixed[0]}, which follows the protocol's database or the "
+                "user's --set, not a recipe table; remove it"
             )
-    try:
-        REGISTRY.check_params(method, table.get(method, {}))
-    except HashbenchError as error:
-        raise HashbenchError(f"the protocol's [recipe.{method}]: {error}") from error
+    for method in tables:
+        try:
+            REGISTRY.check_params(method, table[method])
+        except HashbenchError as error:
+            raise HashbenchError(f"[recipe.{method}]: {error}") from error
 
 
 def table_settings(

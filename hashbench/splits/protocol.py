@@ -242,14 +242,27 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
             "query_in_database", lambda v: isinstance(v, bool), "true or false", False
         ),
         source=source,
-        recipe=top.get(
-            "recipe",
-            _is_recipe,
-            "a [recipe] table of deep recipe settings (name = value), with [recipe.<method>] "
-            "tables of one method's settings",
-            {},
-        ),
+        recipe=_recipe(top),
     )
+
+
+def _recipe(top: _Checker) -> dict[str, Any]:
+    """``[recipe]``: settings (name = value) and ``[recipe.<method>]`` tables of settings, each
+    a setting of the deep recipe or of that method."""
+    from hashbench.deep.recipes import check_recipe_table
+
+    recipe = top.get(
+        "recipe",
+        _is_recipe,
+        "a [recipe] table of deep recipe settings (name = value), with [recipe.<method>] "
+        "tables of one method's settings",
+        {},
+    )
+    try:
+        check_recipe_table(recipe)
+    except HashbenchError as error:
+        raise top.fail(str(error)) from error
+    return recipe
 
 
 def _is_recipe(value: Any) -> bool:
