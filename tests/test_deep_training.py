@@ -204,6 +204,25 @@ def test_a_bank_starts_empty_where_an_epoch_fills_it_and_full_where_one_cannot(t
     assert partial.method.bank_.any()
 
 
+def test_a_resumed_bank_is_the_checkpoint_s_not_a_second_encoding_of_every_item(
+    train: Subset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupted = Trainer(make("dsdh", epoch_size=24), train, None)
+    interrupted.method.workspace = tmp_path
+    interrupted.start_hashing()
+    interrupted.method.bank_[:5] = 0.5  # as a hashing epoch leaves it
+    interrupted.save_checkpoint()
+
+    def refused(*args: Any) -> None:
+        raise AssertionError("a resumed run encoded the training items")
+
+    monkeypatch.setattr(Trainer, "training_set_codes", refused)
+    resumed = Trainer(make("dsdh", epoch_size=24), train, None)
+    resumed.method.workspace = tmp_path
+    assert resumed.resume() and resumed.phase == HASHING
+    torch.testing.assert_close(resumed.method.bank_, interrupted.method.bank_)
+
+
 def test_same_seed_same_training_other_seed_other_codes(train) -> None:
     first = make("dmrh", seed=5).fit(train)
     second = make("dmrh", seed=5).fit(train)
@@ -225,6 +244,7 @@ class Interrupted(Exception):
         ("dmrh", HASHING, 2, {}),
         ("dmrh", HASHING, 2, {"bank": True}),
         ("dsdh", HASHING, 1, {}),
+        ("dsdh", HASHING, 2, {"epoch_size": 24}),  # a bank started as the network's codes
         ("dch", HASHING, 1, {}),
         ("ddsh", HASHING, 2, {}),
         ("hashnet", HASHING, 2, {}),

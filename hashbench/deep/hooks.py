@@ -37,6 +37,9 @@ class TrainingContext:
     encode_training_items: Callable[[torch.Tensor | None], torch.Tensor]
     #: Epochs of the current phase completed so far (0 in the first).
     epoch: Callable[[], int]
+    #: Whether the hashing phase is being set up to resume from a checkpoint, whose saved
+    #: training state then replaces what :meth:`TrainingHooks.start_hashing` set up.
+    restoring: Callable[[], bool]
 
 
 class TrainingHooks(Protocol):

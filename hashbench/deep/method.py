@@ -197,8 +197,9 @@ class BankedHashingMethod(DeepHashingMethod):
         still empty. On cifar10-dmrh (4,500 of 49,000 items an epoch) DPSH's loss stayed at
         log 2 for its first 7 of 20 epochs from zeros; started full, DPSH at 48 bits reached
         0.867 on validation against 0.842 (mAP@5000 0.8614 against 0.8466). Rows still age for
-        n / epoch_size epochs between visits, as they do for one epoch in the authors' codes."""
-        if self.recipe().visits_every_item(context.n):
+        n / epoch_size epochs between visits, as they do for one epoch in the authors' codes.
+        A run resuming from a checkpoint takes the saved bank instead, so encodes nothing."""
+        if context.restoring() or self.recipe().visits_every_item(context.n):
             return context.labels.new_zeros(context.n, self.bits)
         return self.relax(context.encode_training_items(None)).to(context.labels.dtype)
 

@@ -190,7 +190,9 @@ class Trainer:
             batches=lambda indices=None: trainer.shuffled_batches(indices),
             encode_training_items=lambda items=None: trainer.training_set_codes(items),
             epoch=lambda: trainer.epoch,
+            restoring=lambda: trainer.restoring,
         )
+        self.restoring = False
         self.phase, self.epoch = WARM_START, 0
         self.peak_rate = 0.0
         #: The method's own trainable modules (:meth:`DeepHashingMethod.hashing_modules`).
@@ -503,7 +505,9 @@ class Trainer:
                 "delete it or give this run its own workspace"
             )
         if state["phase"] == HASHING:
+            self.restoring = True
             self.start_hashing()
+            self.restoring = False
             self.load_own_modules(state)
             self.method.load_training_state(state["method"])
         self.phase, self.epoch = state["phase"], state["epoch"]
