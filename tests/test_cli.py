@@ -219,6 +219,36 @@ def test_a_diverging_run_fails_alone_without_a_record_and_the_command_exits_non_
     assert "failed: digits dpsh 16 bits seed 0: dpsh 16 bits seed 0 diverged" in stdout
 
 
+def test_a_run_that_falls_on_validation_is_recorded_with_a_warning_and_marked_in_the_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashbench.deep.trainer import HASHING, Trainer
+
+    validate = Trainer.validate
+
+    def falling(trainer: Trainer) -> dict:  # each hashing epoch scores 0.2 below the last
+        scores = validate(trainer)
+        if trainer.phase == HASHING:
+            scores["val_map"] = 0.9 - 0.2 * trainer.epoch
+        return scores
+
+    monkeypatch.setattr(Trainer, "validate", falling)
+    monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
+    out = tmp_path / "results"
+    tiny = ["--set", "dpsh.width=0.125", "--set", "dpsh.warm_start_epochs=0",
+            "--set", "dpsh.epochs=3"]  # fmt: skip
+    status, stdout, err = run_cli(capsys, "run", "--methods", "dpsh", "--bits", "16", *tiny,
+                                  "--results", str(out))  # fmt: skip
+    assert status == 0 and "1 run(s) done" in stdout
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    fell = "dpsh 16 bits seed 0 fell on validation over its hashing phase (0.900 in its first"
+    assert fell + " epoch, 0.500 in its last)" in warning and "--set dpsh.lr" in warning
+    (path,) = (out / "records" / "digits").glob("dpsh-16bits-*.json")
+    selected = [e["epoch"] for e in json.loads(path.read_text())["history"] if e.get("selected")]
+    assert selected == [1]
+    assert "‡" in (out / "table.md").read_text()
+
+
 def test_list_method_shows_its_parameters_with_their_defaults(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

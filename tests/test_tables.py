@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hashbench.errors import HashbenchError
-from hashbench.records import read_record
+from hashbench.records import read_record, validation_fall
 from hashbench.reporting.tables import TableFilter, compare_with_paper, render, summarise
 
 
@@ -72,6 +72,7 @@ def test_csv_is_tidy_and_reloads() -> None:
         "mean",
         "std",
         "seeds",
+        "fell",
         "best",
     ]
     assert len(frame) == 4
@@ -121,6 +122,47 @@ def test_marks_and_their_note_in_every_format() -> None:
     assert "\\bottomrule\n\\multicolumn{3}{p{0.9\\linewidth}}{\\footnotesize Bold" in latex
     html = render(summary, "html")
     assert '0.2100 ± 0.0141†<br><span class="ci">0.2000–0.2200</span>' in html
+
+
+def hashing(*scores: float) -> list[dict]:
+    """A history: two warm-start epochs, then hashing epochs with these validation scores."""
+    warm = [{"epoch": e, "loss": 1.0, "phase": "warm_start", "val_accuracy": 0.9} for e in (1, 2)]
+    return warm + [
+        {"epoch": e, "loss": 1.0, "phase": "hashing", "val_map": v}
+        for e, v in enumerate(scores, start=1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("history", "fall"),
+    [
+        (hashing(0.797, 0.125, 0.306), (0.797, 0.306)),  # DSH at 128 bits on cifar10-dmrh
+        (hashing(0.757, 0.372, 0.81), None),  # a dip at the rate's peak, then past the start
+        (hashing(0.5, 0.6, 0.5), None),  # ending level with the start is no fall
+        (hashing(0.5), None),  # one epoch cannot fall
+        ([{"epoch": 1, "loss": 0.3, "phase": "hashing"}] * 3, None),  # no validation
+        (None, None),  # a classic method's record
+    ],
+)
+def test_a_run_falls_on_validation_when_its_last_hashing_epoch_ends_below_its_first(
+    history: list[dict] | None, fall: tuple[float, float] | None
+) -> None:
+    assert validation_fall(history) == fall
+
+
+def test_a_cell_with_a_run_that_fell_on_validation_is_marked_in_every_format() -> None:
+    fell = {**record("lsh", 24, 1, 0.22), "history": hashing(0.8, 0.3)}
+    held = {**record("itq", 24, 0, 0.30), "history": hashing(0.3, 0.5)}
+    summary = summarise([RECORDS[0], held, RECORDS[2], fell])  # one seed of LSH's cell fell
+    assert summary.set_index("method")["fell"].to_dict() == {"lsh": True, "itq": False}
+    markdown = render(summary, "markdown").splitlines()
+    assert markdown[2:4] == ["| LSH | 0.2100 ± 0.0141‡ |", "| ITQ | **0.3000 ± 0.0000** |"]
+    assert markdown[5].startswith("‡: a run of this cell ended its hashing phase below")
+    latex = render(summary, "latex")
+    assert "0.0141$^\\ddagger$" in latex and "\\footnotesize $^\\ddagger$: a run" in latex
+    tested = render(marked(summary), "markdown").splitlines()
+    assert tested[2] == "| LSH | 0.2100 ± 0.0141†‡ |"  # both marks, the test's first
+    assert "in common with the best). ‡: a run of this cell" in tested[5]
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")

@@ -41,6 +41,7 @@ from hashbench.records import (
     config_hash,
     departures,
     record_path,
+    validation_fall,
     write_record,
 )
 from hashbench.registry import check_params, create_method, get_method
@@ -424,3 +425,11 @@ class GridRunner:
             },
         )
         shutil.rmtree(workspace, ignore_errors=True)
+        if fall := validation_fall(getattr(method, "history_", None)):
+            tqdm.write(
+                f"hashbench: warning: {name} {bits} bits seed {seed} fell on validation over its "
+                f"hashing phase ({fall[0]:.3f} in its first epoch, {fall[1]:.3f} in its last); "
+                "its record keeps an earlier epoch, whose number owes more to the warm start than "
+                f"to training: a lower --set {name}.lr may train it",
+                file=sys.stderr,
+            )

@@ -24,7 +24,7 @@ import pandas as pd
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
 from hashbench.evaluation.names import AT_CUT_OFF
-from hashbench.records import variant
+from hashbench.records import validation_fall, variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -117,8 +117,10 @@ def _keep(record: dict[str, Any], keep: TableFilter) -> bool:
 def summarise(
     records: Iterable[dict[str, Any]], metric: str = "map", keep: TableFilter = TableFilter()
 ) -> pd.DataFrame:
-    """Mean, sample standard deviation and seed count per (method, variant, protocol, bits), and
-    whether the cell is the best of its column (in its table: defaults or variants)."""
+    """Mean, sample standard deviation and seed count per (method, variant, protocol, bits),
+    whether a run of the cell fell on validation over its hashing phase
+    (:func:`~hashbench.records.validation_fall`), and whether the cell is the best of its
+    column (in its table: defaults or variants)."""
     rows = []
     for record in records:
         if not _keep(record, keep):
@@ -134,6 +136,7 @@ def summarise(
                 "bits": bits,
                 "metric": key,
                 "value": value,
+                "fell": validation_fall(record.get("history")) is not None,
             }
         )
     if not rows:
@@ -142,8 +145,10 @@ def summarise(
         )
     frame = pd.DataFrame(rows)
     keys = ["method", "variant", "dataset", "protocol", "bits", "metric"]
-    summary = frame.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
-    summary = summary.rename(columns={"count": "seeds"})
+    summary = frame.groupby(keys, sort=False).agg(
+        mean=("value", "mean"), std=("value", "std"), seeds=("value", "count"), fell=("fell", "any")
+    )
+    summary = summary.reset_index()
     summary["method_order"] = summary["method"].map(method_rank)
     summary["protocol_order"] = summary["protocol"].map(protocol_rank)
     order = ["method_order", "method", "variant", "protocol_order", "protocol", "bits"]
@@ -197,6 +202,13 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
 #: Marks of a cell the paired test could not tell from its column's best, and of one it could
 #: not test (a run without codes, or no seed in common with the best).
 TIED, UNTESTED = "†", "?"
+#: Mark of a cell with a run whose hashing phase ended below where it began on validation.
+FELL = "‡"
+FELL_NOTE = (
+    "{fell}: a run of this cell ended its hashing phase below its first epoch's validation mAP; "
+    "model selection kept an early epoch, so the number owes more to the shared warm start "
+    "than to the method's training (its rate may be too high at this length)."
+)
 #: What a reader needs to read the marks; filled in with the test's level.
 MARKS_NOTE = (
     "Bold: the best of its column. {tied}: not significantly different from it (paired "
@@ -268,13 +280,17 @@ class _Grid:
         return text
 
     def mark(self, row: tuple[str, str], column: tuple[str, int]) -> str:
-        """The paired test's mark: tied with the best, not tested, or nothing."""
+        """The paired test's mark (tied with the best, not tested, or nothing), then
+        :data:`FELL` where a run of the cell fell on validation."""
         entry = self.cells.get((row, column))
-        if entry is None or not self.tested or (row, column) in self.best:
+        if entry is None:
             return ""
+        fell = FELL if entry.fell else ""
+        if not self.tested or (row, column) in self.best:
+            return fell
         if pd.isna(entry.tied):
-            return UNTESTED
-        return TIED if entry.tied else ""
+            return UNTESTED + fell
+        return (TIED if entry.tied else "") + fell
 
     def interval(self, row: tuple[str, str], column: tuple[str, int]) -> str:
         """``low–high``, the cell's bootstrap interval, where the summary has one."""
@@ -284,10 +300,13 @@ class _Grid:
         return f"{entry.ci_low:.{DECIMALS}f}–{entry.ci_high:.{DECIMALS}f}"
 
     def note(self) -> str:
-        """How to read the marks; empty where the cells were not tested."""
-        if not self.tested:
-            return ""
-        return MARKS_NOTE.format(tied=TIED, untested=UNTESTED, alpha=ALPHA)
+        """How to read the marks: the paired tests' where the cells were tested, and
+        :data:`FELL`'s where a cell carries it; empty where neither."""
+        tests = MARKS_NOTE.format(tied=TIED, untested=UNTESTED, alpha=ALPHA)
+        parts = [tests] if self.tested else []
+        if any(entry.fell for entry in self.cells.values()):
+            parts.append(FELL_NOTE.format(fell=FELL))
+        return " ".join(parts)
 
     def paper(self, row: tuple[str, str], column: tuple[str, int]) -> str:
         """``paper (difference)`` when the summary carries the paper's figures."""
@@ -343,20 +362,22 @@ def _latex(grid: _Grid) -> str:
     lines += [" & ".join(group) + " \\\\", " ".join(rules)]
     lines.append(" & ".join(["", *[f"{bits} bits" for _, bits in grid.columns]]) + " \\\\")
     lines.append("\\midrule")
-    marks = {TIED: "$^\\dagger$", UNTESTED: "$^?$", "": ""}
+    marks = {TIED: "$^\\dagger$", UNTESTED: "$^?$", FELL: "$^\\ddagger$"}
     for row in grid.rows:
         cells = [_latex_escape(grid.label(row))]
         for column in grid.columns:
             text = grid.cell(row, column, " $\\pm$ ")
             text = f"\\textbf{{{text}}}" if (row, column) in grid.best else text
-            cells.append(text + marks[grid.mark(row, column)])
+            cells.append(text + "".join(marks[m] for m in grid.mark(row, column)))
         lines.append(" & ".join(cells) + " \\\\")
         if grid.has_paper:
             paper = [grid.paper(row, column) for column in grid.columns]
             lines.append(" & ".join(["\\quad\\textit{paper}", *paper]) + " \\\\")
     lines.append("\\bottomrule")
     if note := grid.note():
-        text = _latex_escape(note).replace(TIED, marks[TIED]).replace(UNTESTED, marks[UNTESTED])
+        text = _latex_escape(note)
+        for mark, latex in marks.items():
+            text = text.replace(mark, latex)
         text = text.replace("α", "$\\alpha$")
         width = len(grid.columns) + 1
         lines.append(
