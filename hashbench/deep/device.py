@@ -19,14 +19,13 @@ alike.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
 from hashbench.errors import HashbenchError
+from hashbench.machine import cpu_flags
 
 DEVICE_VARIABLE = "HASHBENCH_DEVICE"
 PRECISION_VARIABLE = "HASHBENCH_PRECISION"
@@ -76,16 +75,9 @@ def configure(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = tf32
 
 
-@functools.cache
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX), not by emulation."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    lines = (line for line in info.splitlines() if line.startswith("flags"))
-    flags = {flag for line in lines for flag in line.split()}
-    return bool(flags & CPU_BF16_FLAGS)
+    return bool(cpu_flags() & CPU_BF16_FLAGS)
 
 
 def precision(device: torch.device) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import hashbench
-from hashbench.machine import cpu_name
+from hashbench.machine import cpu_identity, cpu_name
 
 
 @cache
@@ -48,6 +48,7 @@ def hardware(device: torch.device) -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
         "cpu": cpu_name(),
+        **cpu_identity(),
         "cpu_count": os.cpu_count(),
         "device": str(device),
         "gpu": gpu,
