@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from hashbench.experiment.reproduce import DMRH, Reproducer
+from hashbench.machine import cpu_identity, cpu_name
 from hashbench.splits.protocol import load_protocol
 
 #: Tiny but real deep training, set the way a protocol sets its budget: a [recipe] table.
@@ -65,6 +66,8 @@ def test_reproduction_runs_its_grid_and_writes_tables_figures_and_readme(
     text = readme.read_text()
     assert "coco: skipped" in text  # absent data sets are noted, not fatal
     assert "Where this differs from the paper" in text and "sha256" in text
+    features = ", ".join(cpu_identity()["cpu_features"])
+    assert f"- Hardware: {cpu_name()}" + (f" ({features}); GPU:" if features else "; GPU:") in text
     records = [json.loads(p.read_text()) for p in (out / "records").rglob("*.json")]
     cells = sorted((r["method"], r["bits"], r["seed"], r["config"]["params"].get("regions"))
                    for r in records)  # fmt: skip

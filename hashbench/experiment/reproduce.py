@@ -231,8 +231,7 @@ class Reproducer:
         records = self.records()
         datasets = {(r["dataset"]["name"], r["dataset"]["checksum"], r["dataset"]["source"])
                     for r in records}  # fmt: skip
-        hardware = {(r["provenance"]["hardware"]["cpu"], r["provenance"]["hardware"]["gpu"])
-                    for r in records}  # fmt: skip
+        hardware = {_machine(r["provenance"]["hardware"]) for r in records}
         commits = {r["provenance"]["git"]["commit"] for r in records}
         run_hours = sum(r["timings"]["wall_s"] for r in records) / 3600
         lines = [
@@ -245,7 +244,8 @@ class Reproducer:
             "",
             "## What is here",
             "- `paper-table.{csv,md,tex}`: the paper's layout (methods x data set x bits, "
-            "mAP@5000, mean ± std over seeds, best in bold, ties marked), the published figure "
+            "mAP@5000, mean ± std over seeds, best in bold, ties marked, ‡ where a run fell on "
+            "validation over its hashing phase), the published figure "
             "and our difference beside each cell; HashNet, CSQ and HybridHash, which the paper "
             "does not have, beside them under the same recipe.",
             "- `table.{csv,md,tex}`: every run of these protocols, sweeps and variants included.",
@@ -261,10 +261,7 @@ class Reproducer:
                 f"- Data: {name} from `{source}`, sha256 `{checksum}`."
                 for name, checksum, source in sorted(datasets)
             ],
-            *[
-                f"- Hardware: {cpu}; GPU: {gpu or 'none'}."
-                for cpu, gpu in sorted(hardware, key=str)
-            ],
+            *[f"- Hardware: {machine}." for machine in sorted(hardware)],
             f"- Commit(s): {', '.join(sorted(c or 'unknown' for c in commits))}.",
             f"- Time: {run_hours:.2f} h of wall time summed over {len(records)} runs (warm starts "
             f"included where a run trained one); this invocation took {seconds / 3600:.2f} h.",
@@ -275,6 +272,14 @@ class Reproducer:
         if self.notes:
             lines += ["", "## Notes from this invocation", *[f"- {note}" for note in self.notes]]
         return "\n".join(lines) + "\n"
+
+
+def _machine(hardware: dict[str, Any]) -> str:
+    """A record's machine in words: the CPU, the features that set its speed (records since
+    they were kept) and the GPU."""
+    features = ", ".join(hardware.get("cpu_features") or [])
+    cpu = f"{hardware['cpu']} ({features})" if features else hardware["cpu"]
+    return f"{cpu}; GPU: {hardware['gpu'] or 'none'}"
 
 
 def reproduce(
