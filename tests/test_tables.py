@@ -268,3 +268,25 @@ def test_every_committed_record_meets_the_schema_it_is_read_with() -> None:
     assert len(paths) > 100
     for path in paths:
         read_record(path)
+
+
+def test_committed_codes_re_evaluate_to_their_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per protocol in the committed results, the first deep and the first classic record's
+    codes, evaluated afresh (an empty cache), give every metric the record holds: the table's
+    intervals and tests rest on them, and a reader re-evaluating codes must get the record."""
+    from hashbench.reporting.runs import load_run
+
+    monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "cache"))
+    results = Path(__file__).resolve().parents[1] / "results"
+    firsts: dict[tuple[str, str], Path] = {}
+    for path in sorted((results / "records").rglob("*.json")):
+        record = read_record(path)
+        firsts.setdefault((record["protocol"]["name"], record["input_kind"]), path)
+    protocols = {protocol for protocol, _ in firsts}
+    assert {"cifar10", "cifar10-dmrh", "cifar10-mosaic"} <= protocols
+    for path in firsts.values():
+        run = load_run(results, path, read_record(path))
+        assert run.scores is not None, run.missing
+        assert run.scores.values[f"map@{run.record['protocol']['topk'] or 'all'}"].size
