@@ -41,6 +41,9 @@ def test_main_job_on_digits_writes_records_and_tables_then_resumes(
     for key in ("metrics", "timings", "provenance", "splits", "config_hash", "dataset"):
         assert key in record
     assert record["provenance"]["command"].startswith("hashbench run")
+    timings = record["timings"]
+    assert timings["fit_s"] + timings["encode_s"] + timings["evaluate_s"] <= timings["wall_s"]
+    assert timings["cpu_s"] > 0  # the run's CPU seconds, which a paused run does not inflate
     assert record["dataset"]["checksum"] and record["protocol"]["checksum"]
     assert (out / record["splits"]["file"]).exists()
     assert {"table.csv", "table.md", "table.tex"} <= {p.name for p in out.iterdir()}

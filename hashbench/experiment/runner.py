@@ -326,7 +326,7 @@ class GridRunner:
         device = select_device()  # where a deep method trains; its codes are evaluated there too
         codes_path = self.codes_path(path)
         started_at = datetime.now(timezone.utc)
-        wall = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         method = create_method(name, bits=bits, seed=seed, **self.params(name, seed))
         workspace = self.workspace(path)
         method.workspace = workspace
@@ -374,6 +374,9 @@ class GridRunner:
         if not self.splits_path(seed).exists():
             save_splits(self.splits_path(seed), splits)
         timings["wall_s"] = time.perf_counter() - wall
+        # CPU seconds of every thread: unlike the wall time, a run paused or sharing its
+        # cores with other work does not inflate them
+        timings["cpu_s"] = time.process_time() - cpu
         write_record(
             path,
             {
