@@ -167,6 +167,11 @@ def iter_record_files(records_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]
         yield path, read_record(path)
 
 
+#: How tables and ``hashbench status`` mark a run (or a cell with one) that
+#: :func:`validation_fall` finds.
+FELL = "‡"
+
+
 def validation_fall(history: list[dict[str, Any]] | None) -> tuple[float, float] | None:
     """The first and last hashing epochs' validation mAP where the last is the lower: the
     hashing phase made the codes worse on held-out validation, so model selection kept an

@@ -250,6 +250,10 @@ def test_a_run_that_falls_on_validation_is_recorded_with_a_warning_and_marked_in
     selected = [e["epoch"] for e in json.loads(path.read_text())["history"] if e.get("selected")]
     assert selected == [1]
     assert "‡" in (out / "table.md").read_text()
+    status, stdout, _ = run_cli(capsys, "status", "--results", str(out))
+    wall = json.loads(path.read_text())["timings"]["wall_s"]
+    assert status == 0 and "‡ |" in stdout and "‡: fell on validation" in stdout
+    assert f"1 run(s) on record, {wall / 3600:.1f} h of wall time in all." in stdout
 
 
 def test_list_method_shows_its_parameters_with_their_defaults(

@@ -2,8 +2,10 @@
 
 Each cell (method, bits, seed on a protocol) is done (its record, with mAP), running or queued
 (a live claim), stale (a claim whose worker stopped beating), failed (a failure file, with its
-error line) or pending (in a saved grid, with none of these). Every file is checked as it is
-read: one that hashbench did not write stops the command with one line naming it.
+error line) or pending (in a saved grid, with none of these); a done run that fell on
+validation over its hashing phase is marked as tables mark it, and each protocol says how long
+its runs on record took. Every file is checked as it is read: one that hashbench did not
+write stops the command with one line naming it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from hashbench.constraints import Fields, Integer, ListOf, Name, Text, check
 from hashbench.errors import HashbenchError
 from hashbench.experiment import claims
-from hashbench.records import read_record, run_of
+from hashbench.records import FELL, read_record, run_of, validation_fall
 
 #: ``grids/<digest>.json``, as :meth:`GridRunner.save_grid` writes it.
 GRID = Fields(
@@ -46,14 +48,18 @@ class Cell:
     seed: int
     state: str
     detail: str = ""
+    #: A done run's wall time, as its record has it.
+    wall_s: float = 0.0
 
 
 def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list[Cell]:
     runs: dict[tuple[str, str], Cell] = {}
 
-    def note(where: Path, protocol: str, run: str, state: str, detail: str = "") -> None:
+    def note(
+        where: Path, protocol: str, run: str, state: str, detail: str = "", wall_s: float = 0.0
+    ) -> None:
         method, bits, seed = run_of(run, where)
-        runs[(protocol, run)] = Cell(protocol, method, bits, seed, state, detail)
+        runs[(protocol, run)] = Cell(protocol, method, bits, seed, state, detail, wall_s)
 
     for grid_file in sorted((results / "grids").glob("*.json")):
         grid = read_grid(grid_file)
@@ -73,9 +79,13 @@ def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list
             state = "stale" if claims.is_stale(claim, timeout) else "running"
             note(path, path.parent.name, path.stem, state, claim["worker"])
     for path in sorted((results / "records").glob("*/*.json")):
-        metrics = read_record(path)["metrics"]
+        record = read_record(path)
+        metrics = record["metrics"]
         key = next((k for k in metrics if k.startswith("map@")), "map")
-        note(path, path.parent.name, path.stem, "done", f"{metrics.get(key, float('nan')):.4f}")
+        fell = FELL if validation_fall(record.get("history")) else ""
+        value = f"{metrics.get(key, float('nan')):.4f}{fell}"
+        wall = record.get("timings", {}).get("wall_s", 0.0)
+        note(path, path.parent.name, path.stem, "done", value, wall)
     return sorted(runs.values(), key=lambda c: (c.protocol, c.method, c.bits, c.seed))
 
 
@@ -107,6 +117,13 @@ def render_status(cells: list[Cell]) -> str:
                     "" if cell is None else cell.detail if cell.state == "done" else cell.state
                 )
             lines.append(f"| {method} | " + " | ".join(row) + " |")
+        done = [c for c in mine if c.state == "done"]
+        hours = sum(c.wall_s for c in done) / 3600
+        lines.append(f"\n{len(done)} run(s) on record, {hours:.1f} h of wall time in all.")
+        if any(c.detail.endswith(FELL) for c in done):
+            lines.append(
+                f"{FELL}: fell on validation over its hashing phase (see `hashbench table`)."
+            )
         lines.append("")
     counts = {state: sum(c.state == state for c in cells) for state in
               ("done", "running", "queued", "stale", "failed", "pending")}  # fmt: skip

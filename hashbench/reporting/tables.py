@@ -24,7 +24,7 @@ import pandas as pd
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
 from hashbench.evaluation.names import AT_CUT_OFF
-from hashbench.records import validation_fall, variant
+from hashbench.records import FELL, validation_fall, variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -202,8 +202,6 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
 #: Marks of a cell the paired test could not tell from its column's best, and of one it could
 #: not test (a run without codes, or no seed in common with the best).
 TIED, UNTESTED = "†", "?"
-#: Mark of a cell with a run whose hashing phase ended below where it began on validation.
-FELL = "‡"
 FELL_NOTE = (
     "{fell}: a run of this cell ended its hashing phase below its first epoch's validation mAP; "
     "model selection kept an early epoch, so the number owes more to the shared warm start "
