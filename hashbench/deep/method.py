@@ -166,6 +166,7 @@ class DeepHashingMethod(HashingMethod):
             "device": str(trainer.device),
             "precision": precision(trainer.device),
             "parameters": trainer.parameter_counts(),
+            "carried": trainer.carried,
         }
 
     def _encode(self, images: np.ndarray) -> np.ndarray:

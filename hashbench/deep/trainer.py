@@ -200,6 +200,10 @@ class Trainer:
         self.optimizer = self.make_optimizer()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
+        #: Wall and CPU seconds earlier processes spent on this fit before it was interrupted,
+        #: carried by the checkpoint it resumes from, so the record's timings are the fit's.
+        self.carried = {"wall_s": 0.0, "cpu_s": 0.0}
+        self.clock = (time.perf_counter(), time.process_time())
         self.fingerprint = run_fingerprint(method, train, validation, self.device)
 
     # -- the two phases --------------------------------------------------------------------
@@ -489,6 +493,7 @@ class Trainer:
                 "history": self.history,
                 "best": self.best,
                 "method": self.method.training_state() if self.phase == HASHING else {},
+                "spent": self.spent(),
             },
         )
 
@@ -516,7 +521,16 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.set_random_state(state["random"], path)
         self.history, self.best = state["history"], state["best"]
+        self.carried = state.get("spent", self.carried)  # checkpoints before it had none
         return True
+
+    def spent(self) -> dict[str, float]:
+        """Wall and CPU seconds spent on this fit so far, in this and earlier processes."""
+        wall, cpu = self.clock
+        return {
+            "wall_s": self.carried["wall_s"] + time.perf_counter() - wall,
+            "cpu_s": self.carried["cpu_s"] + time.process_time() - cpu,
+        }
 
     def load_own_modules(self, state: dict[str, Any]) -> None:
         """The method's own modules' weights as ``state`` (a checkpoint or the best epoch)

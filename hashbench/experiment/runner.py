@@ -377,6 +377,13 @@ class GridRunner:
         # CPU seconds of every thread: unlike the wall time, a run paused or sharing its
         # cores with other work does not inflate them
         timings["cpu_s"] = time.process_time() - cpu
+        # A fit resumed from a checkpoint: what earlier processes spent on it counts too
+        carried = getattr(method, "report_", {}).get("carried", {})
+        if carried.get("wall_s"):
+            timings["carried_s"] = carried["wall_s"]
+            timings["fit_s"] += carried["wall_s"]
+            timings["wall_s"] += carried["wall_s"]
+            timings["cpu_s"] += carried["cpu_s"]
         write_record(
             path,
             {
