@@ -40,10 +40,12 @@ def cpu_flags() -> frozenset[str]:
 
 def cpu_identity() -> dict[str, object]:
     """What tells two CPUs of one marketing name apart (an "AMD EPYC" may be Zen 3 or Zen 4):
-    family, model and stepping where the CPU reports them, and its :data:`SPEED_FLAGS`."""
+    family, model and stepping where the CPU reports them, and which of its
+    :data:`SPEED_FLAGS` it has (None where it lists no flags: unknown, not none)."""
     info = cpuinfo()
     numbers = {key: info[key] for key in ("cpu family", "model", "stepping") if key in info}
+    features = [flag for flag in SPEED_FLAGS if flag in cpu_flags()] if "flags" in info else None
     return {
         "cpu_id": " ".join(f"{key} {value}" for key, value in numbers.items()) or None,
-        "cpu_features": [flag for flag in SPEED_FLAGS if flag in cpu_flags()],
+        "cpu_features": features,
     }

@@ -35,7 +35,6 @@ def context(labels: torch.Tensor, multi_label: bool) -> TrainingContext:
         batches=lambda indices=None: [indices],
         encode_training_items=lambda items=None: torch.zeros(0),
         epoch=lambda: 0,
-        restoring=lambda: False,
     )
 
 

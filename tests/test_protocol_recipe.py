@@ -77,6 +77,8 @@ def _digits_with(recipe: str) -> bytes:
     ("recipe", "message"),
     [
         ("[recipe]\nepochz = 3", r"\[recipe\] sets epochz, which no deep recipe has"),
+        ('[recipe]\nlr = "abc"', r"\[recipe\]: lr must be a number > 0, got 'abc'"),
+        ("[recipe]\nepochs = -3", r"\[recipe\]: epochs must be an integer >= 1, got -3"),
         ("[recipe.dspsh]\nbank = false", r"\[recipe\.dspsh\] names no installed deep method"),
         ("[recipe.itq]\nbits = 3", r"\[recipe\.itq\] names no installed deep method"),
         ("[recipe.dpsh]\nbnak = false", r"\[recipe\.dpsh\]: dpsh has no settable parameter bnak"),

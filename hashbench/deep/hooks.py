@@ -39,7 +39,7 @@ class TrainingContext:
     epoch: Callable[[], int]
     #: Whether the hashing phase is being set up to resume from a checkpoint, whose saved
     #: training state then replaces what :meth:`TrainingHooks.start_hashing` set up.
-    restoring: Callable[[], bool]
+    restoring: Callable[[], bool] = lambda: False
 
 
 class TrainingHooks(Protocol):

@@ -166,8 +166,9 @@ class DeepHashingMethod(HashingMethod):
             "device": str(trainer.device),
             "precision": precision(trainer.device),
             "parameters": trainer.parameter_counts(),
-            "carried": trainer.carried,
         }
+        # What processes before this one spent on the fit, where it resumed from a checkpoint
+        self.carried_ = trainer.carried
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
         from hashbench.deep.trainer import CPU, relaxed_codes, stage_images

@@ -279,6 +279,7 @@ def check_recipe_table(table: dict[str, Any]) -> None:
             f"[recipe] sets {', '.join(unknown)}, which no deep recipe has; its settings: "
             f"{', '.join(f for f in RECIPE_FIELDS if f not in FOLLOWS_THE_PROTOCOL)}"
         )
+    check_settings("[recipe]", RECIPE_PARAMETERS, shared_settings(table))
     tables = sorted(set(table) - shared)
     installed = set(REGISTRY.names())
     strangers = [

@@ -200,8 +200,9 @@ class Trainer:
         self.optimizer = self.make_optimizer()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
-        #: Wall and CPU seconds earlier processes spent on this fit before it was interrupted,
-        #: carried by the checkpoint it resumes from, so the record's timings are the fit's.
+        #: Wall and CPU seconds earlier processes spent on this fit up to its last checkpoint,
+        #: carried by that checkpoint, so a resumed run's record times the fit, not the
+        #: process (the epoch lost to the interruption is not counted).
         self.carried = {"wall_s": 0.0, "cpu_s": 0.0}
         self.clock = (time.perf_counter(), time.process_time())
         self.fingerprint = run_fingerprint(method, train, validation, self.device)
@@ -511,8 +512,10 @@ class Trainer:
             )
         if state["phase"] == HASHING:
             self.restoring = True
-            self.start_hashing()
-            self.restoring = False
+            try:
+                self.start_hashing()
+            finally:
+                self.restoring = False
             self.load_own_modules(state)
             self.method.load_training_state(state["method"])
         self.phase, self.epoch = state["phase"], state["epoch"]

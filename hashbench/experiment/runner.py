@@ -378,9 +378,9 @@ class GridRunner:
         # cores with other work does not inflate them
         timings["cpu_s"] = time.process_time() - cpu
         # A fit resumed from a checkpoint: what earlier processes spent on it counts too
-        carried = getattr(method, "report_", {}).get("carried", {})
-        if carried.get("wall_s"):
-            timings["carried_s"] = carried["wall_s"]
+        carried = getattr(method, "carried_", None)
+        if carried and carried["wall_s"]:
+            timings["carried_s"], timings["carried_cpu_s"] = carried["wall_s"], carried["cpu_s"]
             timings["fit_s"] += carried["wall_s"]
             timings["wall_s"] += carried["wall_s"]
             timings["cpu_s"] += carried["cpu_s"]
@@ -439,7 +439,7 @@ class GridRunner:
             tqdm.write(
                 f"hashbench: warning: {name} {bits} bits seed {seed} fell on validation over its "
                 f"hashing phase ({fall[0]:.3f} in its first epoch, {fall[1]:.3f} in its last); "
-                "its record keeps an earlier epoch, whose number owes more to the warm start than "
-                f"to training: a lower --set {name}.lr may train it",
+                "its record keeps the earlier epoch model selection chose (its history says "
+                f"which): a lower --set {name}.lr may train it",
                 file=sys.stderr,
             )

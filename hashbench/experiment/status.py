@@ -50,16 +50,18 @@ class Cell:
     detail: str = ""
     #: A done run's wall time, as its record has it.
     wall_s: float = 0.0
+    #: Whether a done run fell on validation over its hashing phase.
+    fell: bool = False
 
 
 def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list[Cell]:
     runs: dict[tuple[str, str], Cell] = {}
 
     def note(
-        where: Path, protocol: str, run: str, state: str, detail: str = "", wall_s: float = 0.0
+        where: Path, protocol: str, run: str, state: str, detail: str = "", **done: Any
     ) -> None:
         method, bits, seed = run_of(run, where)
-        runs[(protocol, run)] = Cell(protocol, method, bits, seed, state, detail, wall_s)
+        runs[(protocol, run)] = Cell(protocol, method, bits, seed, state, detail, **done)
 
     for grid_file in sorted((results / "grids").glob("*.json")):
         grid = read_grid(grid_file)
@@ -82,10 +84,10 @@ def grid_cells(results: Path, timeout: float = claims.DEFAULT_TIMEOUT_S) -> list
         record = read_record(path)
         metrics = record["metrics"]
         key = next((k for k in metrics if k.startswith("map@")), "map")
-        fell = FELL if validation_fall(record.get("history")) else ""
-        value = f"{metrics.get(key, float('nan')):.4f}{fell}"
+        fell = validation_fall(record.get("history")) is not None
+        value = f"{metrics.get(key, float('nan')):.4f}{FELL if fell else ''}"
         wall = record.get("timings", {}).get("wall_s", 0.0)
-        note(path, path.parent.name, path.stem, "done", value, wall)
+        note(path, path.parent.name, path.stem, "done", value, wall_s=wall, fell=fell)
     return sorted(runs.values(), key=lambda c: (c.protocol, c.method, c.bits, c.seed))
 
 
@@ -120,7 +122,7 @@ def render_status(cells: list[Cell]) -> str:
         done = [c for c in mine if c.state == "done"]
         hours = sum(c.wall_s for c in done) / 3600
         lines.append(f"\n{len(done)} run(s) on record, {hours:.1f} h of wall time in all.")
-        if any(c.detail.endswith(FELL) for c in done):
+        if any(c.fell for c in done):
             lines.append(
                 f"{FELL}: fell on validation over its hashing phase (see `hashbench table`)."
             )

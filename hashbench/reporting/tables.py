@@ -203,9 +203,9 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
 #: not test (a run without codes, or no seed in common with the best).
 TIED, UNTESTED = "†", "?"
 FELL_NOTE = (
-    "{fell}: a run of this cell ended its hashing phase below its first epoch's validation mAP; "
-    "model selection kept an early epoch, so the number owes more to the shared warm start "
-    "than to the method's training (its rate may be too high at this length)."
+    "{fell}: a run of this cell ended its hashing phase more than 0.01 below its first epoch's "
+    "validation mAP: training made its codes worse by the end and model selection kept an "
+    "earlier epoch (its history says which; its rate may be too high at this length)."
 )
 #: What a reader needs to read the marks; filled in with the test's level.
 MARKS_NOTE = (

@@ -38,6 +38,7 @@ import numpy as np
 
 from hashbench.constraints import POSITIVE_INTEGER, Name, check
 from hashbench.data.dataset import Dataset
+from hashbench.deep.recipes import check_recipe_table
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.names import AT_CUT_OFF, is_headline
 from hashbench.fileio import atomic_write
@@ -249,8 +250,6 @@ def parse_protocol(name: str, content: bytes, source: str) -> Protocol:
 def _recipe(top: _Checker) -> dict[str, Any]:
     """``[recipe]``: settings (name = value) and ``[recipe.<method>]`` tables of settings, each
     a setting of the deep recipe or of that method."""
-    from hashbench.deep.recipes import check_recipe_table
-
     recipe = top.get(
         "recipe",
         _is_recipe,
@@ -258,6 +257,8 @@ def _recipe(top: _Checker) -> dict[str, Any]:
         "tables of one method's settings",
         {},
     )
+    if not recipe:
+        return recipe
     try:
         check_recipe_table(recipe)
     except HashbenchError as error:
