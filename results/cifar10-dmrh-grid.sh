@@ -43,7 +43,8 @@ hashbench run --methods dpsh $data --bits 48 --results "$out/sweep"
 python3 results/settled.py "$out/sweep" cifar10-dmrh dpsh bank || exit 1
 
 # The grid: classic six on GIST, the paper's seven deep methods and HashNet, CSQ, HybridHash at
-# 48 bits then 24/64/128, DMRH's N sweep N = 1..6, seeds 1 and 2 of DPSH and DMRH at 48 bits.
+# 48 bits, DMRH's N sweep N = 1..6 at 48 bits, the ten at 24/64/128, seeds 1 and 2 of DPSH and
+# DMRH at 48 bits.
 # The sweeps' runs at the defaults (DPSH's and DMRH's 48-bit cells) are the grid's: copied in,
 # not trained again.
 python3 results/copy-default-runs.py "$out/sweep" "$out" cifar10-dmrh dpsh dmrh

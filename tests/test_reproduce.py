@@ -101,3 +101,23 @@ def test_the_dmrh_reproduction_runs_every_method_of_the_papers_table() -> None:
     in_paper = set(paper_table()["method"])
     assert set(DMRH.classic) | set(DMRH.deep) == in_paper
     assert in_paper <= set(REGISTRY.names())
+
+
+def test_a_cut_reproduction_has_the_headline_and_the_regions_figure_before_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Plans run in order and a grid may be cut anywhere: the headline length, then DMRH's N
+    sweep (the paper's figure), then the other lengths, then the other seeds."""
+    reproducer = Reproducer(DMRH, tmp_path, (0, 1, 2), (), "hashbench reproduce")
+    plans = reproducer.plans("cifar10", "cifar10-dmrh")
+    steps = [(plan.methods, plan.bits, plan.seeds, plan.params) for plan in plans]
+    headline, deep = (DMRH.headline_bits,), DMRH.deep + DMRH.extra
+    assert steps[0] == (DMRH.classic, DMRH.bits, (0,), {})
+    assert steps[1] == (deep, headline, (0,), {})
+    regions = [{"dmrh": {DMRH.sweep_parameter: n}} for n in DMRH.sweep_values]
+    assert steps[2 : 2 + len(regions)] == [(("dmrh",), headline, (0,), r) for r in regions]
+    others = tuple(b for b in DMRH.bits if b != DMRH.headline_bits)
+    assert steps[2 + len(regions) :] == [
+        (deep, others, (0,), {}),
+        (DMRH.seeded, headline, (1, 2), {}),
+    ]

@@ -152,8 +152,9 @@ class Reproducer:
 
     def plans(self, dataset: str, protocol: str) -> list[RunPlan]:
         """The data set's grid, most telling first, so that a cut run has the headline: the
-        classic methods, every deep method at the headline length, at the other lengths, the
-        sweep, then the other seeds."""
+        classic methods, every deep method at the headline length, the sweep (the paper's
+        figure: DMRH against its number of regions), the other lengths, then the other
+        seeds."""
         paper = self.paper
         headline, deep = paper.headline_bits, paper.deep + paper.extra
         others = [bits for bits in paper.bits if bits != headline]
@@ -165,8 +166,8 @@ class Reproducer:
         return [
             self.plan(paper.classic, dataset, protocol, paper.bits),
             self.plan(deep, dataset, protocol, (headline,)),
-            self.plan(deep, dataset, protocol, others),
             *sweep,
+            self.plan(deep, dataset, protocol, others),
             self.plan(paper.seeded, dataset, protocol, (headline,), seeds=self.seeds[1:]),
         ]
 
