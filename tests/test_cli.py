@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.crash import crash_after_checkpoint
 from PIL import Image
 
 from hashbench import create_method
@@ -259,27 +260,16 @@ def test_a_run_that_falls_on_validation_is_recorded_with_a_warning_and_marked_in
 def test_a_resumed_runs_timings_count_the_interrupted_process_too(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hashbench.deep.trainer import HASHING, Trainer
-
-    class Interrupted(Exception):
-        pass
-
-    save = Trainer.save_checkpoint
-
-    def save_then_die(trainer: Trainer) -> None:
-        save(trainer)
-        if (trainer.phase, trainer.epoch) == (HASHING, 1):
-            raise Interrupted
+    from hashbench.deep.trainer import HASHING
 
     monkeypatch.setenv("HASHBENCH_DEVICE", "cpu")
     out = tmp_path / "results"
     args = ["run", "--methods", "dpsh", "--bits", "16", "--set", "dpsh.width=0.125",
             "--set", "dpsh.warm_start_epochs=0", "--set", "dpsh.epochs=2",
             "--results", str(out)]  # fmt: skip
-    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
-    assert main(args) != 0  # as a crash ends it, its checkpoint left behind
+    with crash_after_checkpoint(HASHING, 1):
+        assert main(args) != 0  # as a crash ends it, its checkpoint left behind
     assert "Interrupted" in capsys.readouterr().err
-    monkeypatch.setattr(Trainer, "save_checkpoint", save)
     status, stdout, _ = run_cli(capsys, *args)
     assert status == 0 and "1 run(s) done" in stdout
     (path,) = (out / "records" / "digits").glob("dpsh-16bits-*.json")

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from fixtures.crash import Interrupted, crash_after_checkpoint
 
 from hashbench import HashbenchError, Subset, create_method
 from hashbench.deep import checkpoint, device, trainer
@@ -232,10 +233,6 @@ def test_same_seed_same_training_other_seed_other_codes(train) -> None:
     assert not np.array_equal(first.encode(train.inputs), other.encode(train.inputs))
 
 
-class Interrupted(Exception):
-    """Stands for a crash or a kill just after a checkpoint was written."""
-
-
 @pytest.mark.parametrize(
     ("name", "phase", "epoch", "own"),
     [
@@ -267,19 +264,10 @@ def test_an_interrupted_fit_resumes_from_its_checkpoint_and_ends_the_same(
     reference.fit(train, validation)
 
     monkeypatch.setenv("HASHBENCH_CACHE", str(tmp_path / "fresh-cache"))
-    save = Trainer.save_checkpoint
-
-    def save_then_die(trainer: Trainer) -> None:
-        save(trainer)
-        if (trainer.phase, trainer.epoch) == (phase, epoch):
-            raise Interrupted
-
-    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
     interrupted = make(name, **settings)
     interrupted.workspace = tmp_path / "interrupted"
-    with pytest.raises(Interrupted):
+    with crash_after_checkpoint(phase, epoch), pytest.raises(Interrupted):
         interrupted.fit(train, validation)
-    monkeypatch.setattr(Trainer, "save_checkpoint", save)
 
     epochs_run: list[tuple[str, int]] = []
     run_epoch = Trainer.run_epoch
@@ -624,20 +612,14 @@ def test_on_cuda_a_set_over_the_memory_budget_trains_from_pinned_batches_and_res
 ) -> None:
     monkeypatch.setenv("HASHBENCH_DEVICE", "cuda")
     monkeypatch.setattr(trainer, "staging_budget", lambda _: 0.0)
-    save = Trainer.save_checkpoint
 
-    def save_then_die(run: Trainer) -> None:
-        save(run)
+    def pinned(run: Trainer) -> None:
         assert run.images.device.type == "cpu"
-        if (run.phase, run.epoch) == (HASHING, 1):
-            raise Interrupted
 
-    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
     interrupted = make("dpsh")
     interrupted.workspace = tmp_path
-    with pytest.raises(Interrupted):
+    with crash_after_checkpoint(HASHING, 1, pinned), pytest.raises(Interrupted):
         interrupted.fit(train)
-    monkeypatch.setattr(Trainer, "save_checkpoint", save)
     resumed = make("dpsh")
     resumed.workspace = tmp_path
     resumed.fit(train)

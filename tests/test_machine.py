@@ -8,16 +8,8 @@ import pytest
 from hashbench import machine
 from hashbench.deep import device
 
-#: Two processors as Linux lists them (trimmed); the second repeats the first.
-EPYC = """processor\t: 0
-vendor_id\t: AuthenticAMD
-cpu family\t: 25
-model\t\t: 17
-model name\t: AMD EPYC
-stepping\t: 1
-flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 sha_ni
-
-processor\t: 1
+#: One processor's block as Linux lists it (trimmed).
+PROCESSOR = """processor\t: {number}
 vendor_id\t: AuthenticAMD
 cpu family\t: 25
 model\t\t: 17
@@ -25,10 +17,13 @@ model name\t: AMD EPYC
 stepping\t: 1
 flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 sha_ni
 """
+#: Two processors: the second repeats the first.
+EPYC = PROCESSOR.format(number=0) + "\n" + PROCESSOR.format(number=1)
 
 
 def test_the_first_processors_fields_are_read() -> None:
     fields = machine.parse_cpuinfo(EPYC)
+    assert fields["processor"] == "0"  # the first block
     assert fields["model name"] == "AMD EPYC" and fields["cpu family"] == "25"
     assert fields["flags"].split()[-1] == "sha_ni"
 

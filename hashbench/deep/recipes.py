@@ -272,15 +272,15 @@ def check_recipe_table(table: dict[str, Any]) -> None:
     Called once, where the protocol file is read."""
     from hashbench.registry import REGISTRY
 
-    shared = set(shared_settings(table))
-    unknown = sorted(shared - set(RECIPE_FIELDS))
+    shared = shared_settings(table)
+    unknown = sorted(set(shared) - set(RECIPE_FIELDS))
     if unknown:
         raise HashbenchError(
             f"[recipe] sets {', '.join(unknown)}, which no deep recipe has; its settings: "
             f"{', '.join(f for f in RECIPE_FIELDS if f not in FOLLOWS_THE_PROTOCOL)}"
         )
-    check_settings("[recipe]", RECIPE_PARAMETERS, shared_settings(table))
-    tables = sorted(set(table) - shared)
+    check_settings("[recipe]", RECIPE_PARAMETERS, shared)
+    tables = sorted(set(table) - set(shared))
     installed = set(REGISTRY.names())
     strangers = [
         m for m in tables if m not in installed or REGISTRY.declaration(m).input_kind != "images"
@@ -290,7 +290,10 @@ def check_recipe_table(table: dict[str, Any]) -> None:
             f"[recipe.{strangers[0]}] names no installed deep method; "
             "`hashbench list` lists the methods"
         )
-    for name, settings in [("recipe", shared), *((f"recipe.{m}", set(table[m])) for m in tables)]:
+    for name, settings in [
+        ("recipe", set(shared)),
+        *((f"recipe.{m}", set(table[m])) for m in tables),
+    ]:
         fixed = sorted(FOLLOWS_THE_PROTOCOL & settings)
         if fixed:
             raise HashbenchError(

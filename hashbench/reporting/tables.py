@@ -24,7 +24,7 @@ import pandas as pd
 from hashbench.errors import HashbenchError
 from hashbench.evaluation.inference import ALPHA
 from hashbench.evaluation.names import AT_CUT_OFF
-from hashbench.records import FELL, validation_fall, variant
+from hashbench.records import FALL_TOLERANCE, FELL, validation_fall, variant
 
 #: The DMRH paper's row order; other methods follow alphabetically.
 PAPER_ORDER = (
@@ -203,9 +203,9 @@ def compare_with_paper(summary: pd.DataFrame) -> pd.DataFrame:
 #: not test (a run without codes, or no seed in common with the best).
 TIED, UNTESTED = "†", "?"
 FELL_NOTE = (
-    "{fell}: a run of this cell ended its hashing phase more than 0.01 below its first epoch's "
-    "validation mAP: training made its codes worse by the end and model selection kept an "
-    "earlier epoch (its history says which; its rate may be too high at this length)."
+    "{fell}: a run of this cell ended its hashing phase more than {tolerance} below its first "
+    "epoch's validation mAP: training made its codes worse by the end and model selection kept "
+    "an earlier epoch (its history says which; its rate may be too high at this length)."
 )
 #: What a reader needs to read the marks; filled in with the test's level.
 MARKS_NOTE = (
@@ -303,7 +303,7 @@ class _Grid:
         tests = MARKS_NOTE.format(tied=TIED, untested=UNTESTED, alpha=ALPHA)
         parts = [tests] if self.tested else []
         if any(entry.fell for entry in self.cells.values()):
-            parts.append(FELL_NOTE.format(fell=FELL))
+            parts.append(FELL_NOTE.format(fell=FELL, tolerance=FALL_TOLERANCE))
         return " ".join(parts)
 
     def paper(self, row: tuple[str, str], column: tuple[str, int]) -> str:
