@@ -71,8 +71,10 @@ def test_reproduction_runs_its_grid_and_writes_tables_figures_and_readme(
     text = readme.read_text()
     assert "coco: skipped" in text  # absent data sets are noted, not fatal
     assert "Where this differs from the paper" in text and "sha256" in text
-    assert "- Hardware: AMD EPYC (avx2, avx512_bf16); GPU: " in text
     records = [json.loads(p.read_text()) for p in (out / "records").rglob("*.json")]
+    hours = sum(r["timings"]["wall_s"] for r in records) / 3600
+    epyc = "AMD EPYC (avx2, avx512_bf16); GPU: none"
+    assert f"- Hardware: {epyc}: {len(records)} run(s), {hours:.2f} h of wall time." in text
     cells = sorted((r["method"], r["bits"], r["seed"], r["config"]["params"].get("regions"))
                    for r in records)  # fmt: skip
     grid = [(m, b, 0, None) for m in ("itq", "lsh", "dsh", "dpsh") for b in (8, 16)]
@@ -92,6 +94,16 @@ def test_reproduction_runs_its_grid_and_writes_tables_figures_and_readme(
     again = Reproducer(paper, out, (0, 1), (tmp_path / "no-data-here",), "hashbench reproduce")
     again.run()  # resumes: every run is already recorded, none is redone
     assert {p: p.stat().st_mtime_ns for p in out.rglob("records/**/*.json")} == stamps
+
+    # a grid resumed on another machine: each machine's runs and hours, not one mixed total
+    moved = next(iter(stamps))
+    record = json.loads(moved.read_text())
+    record["provenance"]["hardware"].update(cpu="Intel Xeon", cpu_features=["amx"])
+    moved.write_text(json.dumps(record))
+    xeon_hours = record["timings"]["wall_s"] / 3600
+    text = again.readme(0.0)
+    assert f"- Hardware: Intel Xeon (amx); GPU: none: 1 run(s), {xeon_hours:.2f} h" in text
+    assert f"- Hardware: {epyc}: {len(records) - 1} run(s), " in text
 
 
 def test_the_dmrh_reproduction_runs_every_method_of_the_papers_table() -> None:

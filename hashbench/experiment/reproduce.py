@@ -232,9 +232,14 @@ class Reproducer:
         records = self.records()
         datasets = {(r["dataset"]["name"], r["dataset"]["checksum"], r["dataset"]["source"])
                     for r in records}  # fmt: skip
-        hardware = {_machine(r["provenance"]["hardware"]) for r in records}
+        # A grid cut and resumed may span machines of different speeds: its time per machine.
+        hours: dict[str, list[float]] = {}
+        for r in records:
+            hours.setdefault(_machine(r["provenance"]["hardware"]), []).append(
+                r["timings"]["wall_s"] / 3600
+            )
         commits = {r["provenance"]["git"]["commit"] for r in records}
-        run_hours = sum(r["timings"]["wall_s"] for r in records) / 3600
+        run_hours = sum(map(sum, hours.values()))
         lines = [
             f"# Reproduction: {self.paper.title}",
             "",
@@ -262,7 +267,10 @@ class Reproducer:
                 f"- Data: {name} from `{source}`, sha256 `{checksum}`."
                 for name, checksum, source in sorted(datasets)
             ],
-            *[f"- Hardware: {machine}." for machine in sorted(hardware)],
+            *[
+                f"- Hardware: {machine}: {len(runs)} run(s), {sum(runs):.2f} h of wall time."
+                for machine, runs in sorted(hours.items())
+            ],
             f"- Commit(s): {', '.join(sorted(c or 'unknown' for c in commits))}.",
             f"- Time: {run_hours:.2f} h of wall time summed over {len(records)} runs (warm starts "
             f"included where a run trained one); this invocation took {seconds / 3600:.2f} h.",
