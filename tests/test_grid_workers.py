@@ -86,14 +86,22 @@ def test_a_worker_killed_mid_grid_leaves_no_corrupt_record_and_the_rerun_complet
         time.sleep(0.2)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
+    before = {path.stem for path in (results / "records").rglob("*.json")}
     assert 1 <= len(records(results)) < 4  # every record there parses
-    left = list((results / claims.CLAIMS).rglob("*.json"))
-    assert len(left) == 1  # the run in flight; its process is dead, so it is stale at once
+    # The kill lands in a run (its claim left, stale at once: its process is dead) or, rarely,
+    # in the instant between one run's release and the next one's claim.
+    assert len(list((results / claims.CLAIMS).rglob("*.json"))) <= 1
     rerun = spawn(*grid, cwd=tmp_path)
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()
     assert len(records(results)) == 4
-    assert sorted(journal(results).values()) == [1] * 4
+    ran = journal(results)
+    assert set(ran.values()) == {1}  # no cell ran twice
+    finished = {name.split("/")[-1] for name in ran}
+    # A kill between a record and its journal line loses that line, never the record: at most
+    # one cell recorded before the kill lacks a line, and every cell run by the rerun has one.
+    after = {path.stem for path in (results / "records").rglob("*.json")}
+    assert finished <= after and after - before <= finished and len(before - finished) <= 1
     assert not list((results / claims.CLAIMS).rglob("*.json"))
 
 

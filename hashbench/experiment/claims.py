@@ -12,7 +12,8 @@ folder:
 * ``failures/<protocol>/<run>.json``: the one-line error of a failed run and where its log is;
   a failed cell has no record and is run again by the next command.
 * ``journal.log``: one line per finished run (time, worker, run), appended atomically, so a
-  grid's history shows that no cell ran twice.
+  grid's history shows that no cell ran twice. It is written after the record, so a worker
+  killed between the two loses the line, never the record, and the cell is not run again.
 
 A claim file is created with ``O_EXCL`` and otherwise changed only under the lock of its
 folder (``claims/<protocol>/.lock``, an ``fcntl`` lock the system releases when its process
