@@ -81,8 +81,9 @@ class DMRH(BankedHashingMethod):
     # 0.688, 0.686, 0.686 (variants own_warm_start=True in results/). N = 3 and 4 on the shared
     # warm start are owed (results/cifar10-grid.sh); their 48- and 56-px inputs have 1.4x and
     # 2x the pixels of N = 2's 40. A protocol's [recipe.dmrh] takes the N its own validation
-    # chooses: on cifar10-dmrh N = 1 (0.896, N = 2 0.876, falling to 0.547 at N = 5 as the
-    # 32-px warm start meets ever larger inputs; protocols/cifar10-dmrh.toml).
+    # chooses: on cifar10-dmrh N = 1 (0.896, N = 2 0.876, falling to 0.424 at N = 6 as the
+    # 32-px warm start meets ever larger inputs; protocols/cifar10-dmrh.toml), and cifar10-2,
+    # the same 50,000 images and budget, takes it too.
     parameters = {
         "regions": Integer(minimum=1, maximum=8),
         "eta": Real(minimum=0),
