@@ -76,9 +76,9 @@ class CSQ(DeepHashingMethod):
     Centres are rows of a Hadamard matrix, or random well-separated codes.
     ``q_lambda``: the quantisation term's weight, 1e-4 as DeepHash-pytorch's CSQ.py (and the
     authors' AlexNet setting at 64 bits on ImageNet; their README uses 1e-3 for AlexNet at
-    16/32 bits and on NUS-WIDE, and 0.05 with ResNet-50, whose hash layer there is a 3-layer
-    MLP; hashbench's head is one linear layer, as DeepHash-pytorch's). The record's report
-    says which kind of centres the run used.
+    16/32 bits and on NUS-WIDE, and 0.05 with ResNet-50; their hash layer is a 3-layer MLP on
+    both backbones (network.py); hashbench's head is one linear layer, as DeepHash-pytorch's).
+    The record's report says which kind of centres the run used.
     """
 
     # The sweep on held-out validation (results/sweep/, 48 bits, width 1, seed 0): lr 0.02 ->

@@ -15,8 +15,10 @@ from hashbench.registry import register_method
 
 def dsh_loss(u: torch.Tensor, s: torch.Tensor, margin: float, alpha: float) -> torch.Tensor:
     """Mean over the batch's ordered pairs of DSH's pair loss, each item's pair with itself
-    included (it adds zero loss, diluting the mean by 1 / B: 0.2% at batch 512), as both
-    weixu000/DSH-pytorch ("all n^2 pairs") and DeepHash-pytorch's DSH.py take it.
+    included (it adds zero loss, diluting the mean by 1 / B: 0.2% at batch 512), as
+    weixu000/DSH-pytorch takes "all n^2 pairs" of a batch. DeepHash-pytorch's DSH.py pairs the
+    batch with a bank of every training item's latest outputs instead (the self-pair then
+    dilutes by 1 / n); hashbench keeps the authors' in-batch pairs.
 
     L(i, j) = 0.5 s_ij ||u_i - u_j||^2 + 0.5 (1 - s_ij) max(m - ||u_i - u_j||^2, 0)
               + alpha (|| |u_i| - 1 ||_1 + || |u_j| - 1 ||_1);

@@ -150,8 +150,10 @@ SCRATCH = Recipe(
     val_database_size=None,
 )
 
-#: What the papers share: CNN-F fine-tuned from ImageNet, images resized, no augmentation, no
-#: warm start. Each method adds its optimiser, learning rate, batch and epochs.
+#: What the papers share: CNN-F fine-tuned from ImageNet, images resized, no warm start; no
+#: augmentation is hashbench's choice (DeepHash-pytorch resizes CIFAR-10 only, but flips and
+#: crops 224 of 256 px on its list data sets; thulab DeepHash and HybridHash flip and crop).
+#: Each method adds its optimiser, learning rate, batch and epochs.
 PAPER_BASE: dict[str, Any] = {
     "backbone": "cnnf",
     "width": 1.0,
