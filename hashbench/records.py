@@ -156,6 +156,16 @@ def check_record(record: Any, what: str, remedy: str) -> dict[str, Any]:
     return check(record, RECORD, what, remedy)
 
 
+def records_folder(results: Path) -> Path:
+    """``results/records``; a folder without one stops the command with what to run first."""
+    records_dir = results / "records"
+    if not records_dir.is_dir():
+        raise HashbenchError(
+            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
+        )
+    return records_dir
+
+
 def iter_records(records_dir: Path) -> Iterator[dict[str, Any]]:
     """Every record under ``records_dir`` (searched recursively), in path order."""
     for _, record in iter_record_files(records_dir):

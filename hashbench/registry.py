@@ -216,6 +216,5 @@ REGISTRY = MethodRegistry("hashbench.methods", ENTRY_POINT_GROUP)
 register_method = REGISTRY.register
 list_methods = REGISTRY.names
 get_method = REGISTRY.get
-method_declaration = REGISTRY.declaration
 create_method = REGISTRY.create
 check_params = REGISTRY.check_params

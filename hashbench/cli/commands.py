@@ -190,14 +190,9 @@ def command_reproduce(args: argparse.Namespace) -> None:
 
 
 def records_in(results: Path) -> list[dict[str, Any]]:
-    from hashbench.records import iter_records
+    from hashbench.records import iter_records, records_folder
 
-    records_dir = results / "records"
-    if not records_dir.is_dir():
-        raise HashbenchError(
-            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
-        )
-    return list(iter_records(records_dir))
+    return list(iter_records(records_folder(results)))
 
 
 def command_figure(args: argparse.Namespace) -> None:

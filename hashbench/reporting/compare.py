@@ -25,7 +25,7 @@ from hashbench.evaluation.inference import (
     bootstrap_interval,
     sign_flip_test,
 )
-from hashbench.records import iter_record_files, read_record, variant
+from hashbench.records import iter_record_files, read_record, records_folder, variant
 from hashbench.reporting.runs import Run, load_run
 from hashbench.reporting.significance import by_seed, differences, per_query, unpaired
 from hashbench.reporting.tables import method_title, metric_value
@@ -92,7 +92,10 @@ def _sides(
             f"{first!r} and {second!r} are not runs; to compare two methods give --bits "
             "(and --protocol where they ran on several)"
         )
-    everything = [load_run(results, path, record) for path, record in _records(results)]
+    everything = [
+        load_run(results, path, record)
+        for path, record in iter_record_files(records_folder(results))
+    ]
     protocol = protocol or _shared_protocol(everything, (first, second), bits)
     sides = [_method_side(everything, method, protocol, bits) for method in (first, second)]
     return sides[0], sides[1], False
@@ -117,15 +120,6 @@ def _named_run(results: Path, operand: str) -> Run | None:
             " give its record file instead"
         )
     return load_run(results, found[0], read_record(found[0])) if found else None
-
-
-def _records(results: Path):
-    records_dir = results / "records"
-    if not records_dir.is_dir():
-        raise HashbenchError(
-            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
-        )
-    return iter_record_files(records_dir)
 
 
 def _shared_protocol(runs: Sequence[Run], methods: Sequence[str], bits: int) -> str:

@@ -38,7 +38,6 @@ class RetrievalCost:
     #: The device and precision the run's network used ("cpu, bf16"); empty for classic ones.
     precision: str
     bytes_per_item: int
-    database_items: int
     latency: Latency
     #: Mean over queries of the database items within Hamming distance 0, 1 and 2.
     within_radius: np.ndarray
@@ -60,7 +59,6 @@ def retrieval_cost(run: Run) -> RetrievalCost | None:
         encoded_on=encoded_on(record),
         precision=", ".join(str(report[key]) for key in ("device", "precision") if key in report),
         bytes_per_item=-(-codes.database_codes.shape[1] // 8),
-        database_items=len(codes.database_codes),
         latency=search_latency(codes.query_codes, codes.database_codes),
         within_radius=run.scores.within_radius.mean(axis=0),
     )

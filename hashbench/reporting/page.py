@@ -20,7 +20,6 @@ from hashbench.reporting.figures import SAVE_OPTIONS
 
 #: Inlined figures are drawn for a screen, not for print.
 FIGURE_DPI = 150
-THUMBNAIL_PX = 48
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1280px;

@@ -29,7 +29,7 @@ from hashbench.evaluation.codes_file import CodesBundle, load_codes
 from hashbench.evaluation.evaluator import evaluate
 from hashbench.evaluation.names import graded_depth
 from hashbench.fileio import atomic_write, sha256_file
-from hashbench.records import codes_path, iter_record_files, variant
+from hashbench.records import codes_path, iter_record_files, records_folder, variant
 from hashbench.reporting.tables import method_label, metric_key
 
 #: Bump when the evaluator's per-query values change, so that cached ones are not reused.
@@ -107,11 +107,7 @@ class Run:
 
 def collect_runs(results: Path) -> list[Run]:
     """Every record under ``results/records`` with the codes kept beside it."""
-    records_dir = results / "records"
-    if not records_dir.is_dir():
-        raise HashbenchError(
-            f"no records folder {records_dir}; run `hashbench run --results {results}` first"
-        )
+    records_dir = records_folder(results)
     runs = [load_run(results, path, record) for path, record in iter_record_files(records_dir)]
     if not runs:
         raise HashbenchError(
