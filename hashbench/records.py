@@ -237,7 +237,8 @@ def _protocol_settings_now(record: dict[str, Any]) -> dict[str, Any]:
     scratch = getattr(REGISTRY.declaration(record["method"]), "scratch_recipe", {})
     kept = {key: value for key, value in stored.items() if key in _BESIDES_THE_TABLE}
     preset = params.get("preset", "scratch")
-    return {**kept, **table_settings(record["method"], scratch, preset, table)}
+    settings = table_settings(record["method"], record["bits"], scratch, preset, table)
+    return {**kept, **settings}
 
 
 @functools.cache

@@ -1,11 +1,12 @@
-"""Copy methods' 48-bit, seed-0 runs at their defaults from one results folder to another.
+"""Copy methods' seed-0 runs at their defaults from one results folder to another.
 
 A method's run at its defaults is also its sweep's point at the default value (the same config
 hash, so the same record name): the grids copy it across instead of training it twice.
 
-    python3 results/copy-default-runs.py FROM TO PROTOCOL METHOD [METHOD ...]
+    python3 results/copy-default-runs.py [--bits N,N] FROM TO PROTOCOL METHOD [METHOD ...]
 
-FROM and TO are results folders (``results``, ``results/sweep``); a record already in TO is
+FROM and TO are results folders (``results``, ``results/sweep``); the runs copied are those at
+the code lengths ``--bits`` (48, the sweeps' length, unless given); a record already in TO is
 kept. Records carry their codes (``codes/<protocol>/<name>.npz``) with them. A FROM that does
 not exist, or a record there that cannot be read, stops it with one line.
 """
@@ -18,11 +19,13 @@ from hashbench.errors import HashbenchError
 from hashbench.records import read_record, variant
 
 
-def copy_default_runs(source: Path, target: Path, protocol: str, methods: list[str]) -> None:
+def copy_default_runs(
+    source: Path, target: Path, protocol: str, methods: list[str], lengths: list[int]
+) -> None:
     if not source.is_dir():
         raise HashbenchError(f"no results folder {source}: give the folder the runs are in")
-    for method in methods:
-        for record in (source / "records" / protocol).glob(f"{method}-48bits-seed0-*.json"):
+    for method, bits in ((method, bits) for method in methods for bits in lengths):
+        for record in (source / "records" / protocol).glob(f"{method}-{bits}bits-seed0-*.json"):
             if variant(read_record(record)):  # against the defaults as they are now
                 continue
             for kind, suffix in (("codes", ".npz"), ("records", ".json")):  # the record last
@@ -34,9 +37,13 @@ def copy_default_runs(source: Path, target: Path, protocol: str, methods: list[s
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 5:
+    arguments, lengths = sys.argv[1:], "48"
+    if arguments[:1] == ["--bits"] and len(arguments) > 1:
+        arguments, lengths = arguments[2:], arguments[1]
+    if len(arguments) < 4 or not all(n.isdigit() for n in lengths.split(",")):
         sys.exit("usage: " + __doc__.split("\n\n")[2].strip())
+    bits = [int(n) for n in lengths.split(",")]
     try:
-        copy_default_runs(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
+        copy_default_runs(Path(arguments[0]), Path(arguments[1]), arguments[2], arguments[3:], bits)
     except HashbenchError as error:
         sys.exit(f"copy-default-runs.py: {error}")

@@ -1,4 +1,6 @@
-"""The committed grids' helper: only runs at the defaults as they are now cross between folders."""
+"""The committed grids' helpers: only runs at the defaults as they are now cross between folders,
+a default is checked against its sweep, and a run that fell on validation is trained again at a
+lower rate by one rule for every method."""
 
 from __future__ import annotations
 
@@ -12,27 +14,38 @@ from hashbench.registry import REGISTRY
 
 SCRIPT = Path(__file__).resolve().parents[1] / "results" / "copy-default-runs.py"
 SETTLED = SCRIPT.with_name("settled.py")
+FALLEN = SCRIPT.with_name("fallen.py")
 
 
 def write_run(
-    results: Path, name: str, params: dict, stored_variant: dict, val_map: float = 0.5
+    results: Path,
+    name: str,
+    params: dict,
+    stored_variant: dict,
+    val_map: float = 0.5,
+    last_val_map: float | None = None,
 ) -> None:
-    """A record whose stored variant may be stale, as a run's is once a default moves."""
+    """A record whose stored variant may be stale, as a run's is once a default moves; its
+    hashing phase ends at ``last_val_map`` on validation (by default where it peaked)."""
+    bits = int(name.split("-")[1].removesuffix("bits"))
+    last = val_map if last_val_map is None else last_val_map
     record = {
         "schema": SCHEMA_VERSION,
         "method": "dpsh",
-        "bits": 48,
+        "bits": bits,
         "seed": 0,
         "variant": stored_variant,
-        "config": {"method": "dpsh", "bits": 48, "seed": 0, "dataset": "cifar10",
+        "config": {"method": "dpsh", "bits": bits, "seed": 0, "dataset": "cifar10",
                    "protocol": "cifar10", "params": params},
         "dataset": {"name": "cifar10", "checksum": "d" * 64},
         "protocol": {"name": "cifar10", "checksum": "p" * 64, "topk": None,
                      "relevance": "shared-label"},
         "splits": {"file": "splits/cifar10/seed0.npz", "checksum": "s", "sizes": {"query": 1}},
         "metrics": {"map": 0.5},
-        "history": [{"epoch": 1, "loss": 0.7, "val_map": val_map / 2},
-                    {"epoch": 2, "loss": 0.6, "val_map": val_map, "selected": True}],
+        "history": [{"epoch": 1, "phase": "hashing", "loss": 0.7, "val_map": val_map / 2},
+                    {"epoch": 2, "phase": "hashing", "loss": 0.6, "val_map": val_map,
+                     "selected": True},
+                    {"epoch": 3, "phase": "hashing", "loss": 0.6, "val_map": last}],
     }  # fmt: skip
     (results / "records" / "cifar10").mkdir(parents=True, exist_ok=True)
     (results / "codes" / "cifar10").mkdir(parents=True, exist_ok=True)
@@ -40,8 +53,11 @@ def write_run(
     (results / "codes" / "cifar10" / f"{name}.npz").write_bytes(name.encode())
 
 
-def copy_runs(source: Path, target: Path, *methods: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPT), str(source), str(target), "cifar10", *methods]
+def copy_runs(
+    source: Path, target: Path, *methods: str, bits: str | None = None
+) -> subprocess.CompletedProcess:
+    lengths = ["--bits", bits] if bits else []
+    command = [sys.executable, str(SCRIPT), *lengths, str(source), str(target), "cifar10", *methods]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -52,7 +68,8 @@ def test_copies_default_runs_with_their_codes_and_keeps_what_is_there(tmp_path: 
     write_run(source, "dpsh-48bits-seed0-aaa", defaults, {"lr": 0.2})
     # Stored as a default, a variant now: not copied.
     write_run(source, "dpsh-48bits-seed0-bbb", {**defaults, "lr": defaults["lr"] / 2}, {})
-    write_run(source, "dpsh-64bits-seed0-ccc", defaults, {})  # another length: not copied
+    at_64 = REGISTRY.declaration("dpsh").default_params(64)
+    write_run(source, "dpsh-64bits-seed0-ccc", at_64, {})  # another length: not copied
     (target / "codes" / "cifar10").mkdir(parents=True)
     kept = target / "codes" / "cifar10" / "dpsh-48bits-seed0-aaa.npz"
     kept.write_bytes(b"already there")
@@ -63,12 +80,18 @@ def test_copies_default_runs_with_their_codes_and_keeps_what_is_there(tmp_path: 
         "dpsh-48bits-seed0-aaa.json"
     ]
     assert kept.read_bytes() == b"already there"
+    # the other lengths where they are asked for
+    assert copy_runs(source, target, "dpsh", bits="64,128").returncode == 0
+    assert (target / "records" / "cifar10" / "dpsh-64bits-seed0-ccc.json").exists()
+    assert (target / "codes" / "cifar10" / "dpsh-64bits-seed0-ccc.npz").exists()
 
 
 def test_without_arguments_it_prints_its_usage_and_fails() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "copy-default-runs.py FROM TO PROTOCOL METHOD" in result.stderr
+    usage = "copy-default-runs.py [--bits N,N] FROM TO PROTOCOL METHOD"
+    for arguments in ([], ["--bits", "4x", "a", "b", "cifar10", "dpsh"]):
+        command = [sys.executable, str(SCRIPT), *arguments]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 1 and usage in result.stderr
 
 
 def test_a_record_it_cannot_read_or_a_missing_folder_stops_it_with_one_line(
@@ -164,3 +187,45 @@ def test_settled_reads_a_record_older_than_a_held_setting_at_that_setting_s_old_
     result = settled(tmp_path, "lr", f"{added}={json.dumps(old)}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"dpsh.lr on validation: {{'default': 0.7, '{lr / 2}': 0.6}}"
+
+
+def fallen(results: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(FALLEN), str(results), str(results / "sweep"), "cifar10"]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_a_cell_that_fell_is_trained_again_at_half_the_rate_until_a_run_holds(
+    tmp_path: Path,
+) -> None:
+    defaults, sweep = REGISTRY.declaration("dpsh").default_params(128), tmp_path / "sweep"
+    lr = defaults["lr"]
+    write_run(tmp_path, "dpsh-48bits-seed0-a", defaults, {}, 0.8, last_val_map=0.795)  # held
+    write_run(tmp_path, "dpsh-128bits-seed0-b", defaults, {}, 0.8, last_val_map=0.3)  # fell
+    # a variant that fell is not the cell's run at the defaults: no rule for it
+    write_run(tmp_path, "dpsh-64bits-seed0-c", {**defaults, "epochs": 3}, {}, 0.8, 0.3)
+    assert fallen(tmp_path).stdout == f"dpsh 128 0 {lr / 2:g}\n"
+    write_run(sweep, "dpsh-128bits-seed0-d", {**defaults, "lr": lr / 2}, {}, 0.8, 0.3)  # fell
+    assert fallen(tmp_path).stdout == f"dpsh 128 0 {lr / 4:g}\n"
+    write_run(sweep, "dpsh-128bits-seed0-e", {**defaults, "lr": lr / 4}, {}, 0.8, 0.8)  # held
+    held = fallen(tmp_path)
+    assert held.returncode == 1 and held.stderr.strip() == (
+        f"fallen.py: dpsh at 128 bits fell at lr {lr:g} and held at {lr / 4:g}: set "
+        f"[recipe.dpsh.128] lr = {lr / 4:g} in protocols/cifar10.toml"
+    )
+
+
+def test_a_cell_that_falls_at_every_rate_stops_the_rule_with_one_line(tmp_path: Path) -> None:
+    defaults, sweep = REGISTRY.declaration("dpsh").default_params(128), tmp_path / "sweep"
+    lr = defaults["lr"]
+    write_run(tmp_path, "dpsh-128bits-seed0-b", defaults, {}, 0.8, last_val_map=0.3)
+    for step, divisor in enumerate((2, 4, 8, 16)):
+        write_run(
+            sweep, f"dpsh-128bits-seed0-{step}", {**defaults, "lr": lr / divisor}, {}, 0.8, 0.3
+        )
+    result = fallen(tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"fallen.py: dpsh at 128 bits fell at every rate from {lr:g} to {lr / 16:g}; "
+        "its cell stays marked"
+    )
+    assert "no records folder" in fallen(tmp_path / "none").stderr

@@ -21,32 +21,38 @@ TABLE = {"epoch_size": 4500, "lr": 0.5, "val_database_size": 5000}
 
 def test_the_protocol_sets_what_neither_the_method_nor_the_user_set() -> None:
     own = {"lr": 0.2}  # the method's own scratch rate stays its own
-    assert protocol_settings("dpsh", own, {}, TABLE, True, False) == {
+    assert protocol_settings("dpsh", 48, own, {}, TABLE, True, False) == {
         "epoch_size": 4500,
         "val_database_size": 5000,
         "val_database": "training",
     }
     given = {"epoch_size": 64, "val_database": "validation"}  # the user's --set come first
-    assert protocol_settings("dpsh", own, given, TABLE, True, False) == {"val_database_size": 5000}
+    assert protocol_settings("dpsh", 48, own, given, TABLE, True, False) == {
+        "val_database_size": 5000
+    }
     # The paper's own recipe keeps its budget; validation still follows the database.
-    assert protocol_settings("dpsh", own, {"preset": "paper"}, TABLE, True, False) == {
+    assert protocol_settings("dpsh", 48, own, {"preset": "paper"}, TABLE, True, False) == {
         "val_database": "training"
     }
-    assert protocol_settings("dpsh", own, {}, {}, False, False) == {"val_database": "validation"}
+    assert protocol_settings("dpsh", 48, own, {}, {}, False, False) == {
+        "val_database": "validation"
+    }
 
 
 def test_multi_label_data_clips_the_hashing_phase_unless_someone_says_otherwise() -> None:
     clipped = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM, "val_database": "validation"}
-    assert protocol_settings("dpsh", {}, {}, {}, False, True) == clipped
+    assert protocol_settings("dpsh", 48, {}, {}, {}, False, True) == clipped
     # the user's value, the method's own and a protocol's [recipe] each take precedence
     given = {"clip_grad_norm": None}
-    assert protocol_settings("dpsh", {}, given, {}, False, True) == {"val_database": "validation"}
+    assert protocol_settings("dpsh", 48, {}, given, {}, False, True) == {
+        "val_database": "validation"
+    }
     own = {"clip_grad_norm": 5.0}
-    assert protocol_settings("dpsh", own, {}, {}, False, True) == {"val_database": "validation"}
+    assert protocol_settings("dpsh", 48, own, {}, {}, False, True) == {"val_database": "validation"}
     table = {"clip_grad_norm": 2.0}
-    assert protocol_settings("dpsh", {}, {}, table, False, True)["clip_grad_norm"] == 2.0
+    assert protocol_settings("dpsh", 48, {}, {}, table, False, True)["clip_grad_norm"] == 2.0
     # the paper's own recipes keep their own clipping (DMRH's train.py clips; DPSH's does not)
-    paper = protocol_settings("dpsh", {}, {"preset": "paper"}, {}, False, True)
+    paper = protocol_settings("dpsh", 48, {}, {"preset": "paper"}, {}, False, True)
     assert paper == {"val_database": "validation"}
 
 
@@ -54,18 +60,32 @@ def test_a_method_table_gives_that_method_its_choice_on_the_protocol() -> None:
     table = {"epoch_size": 4500, "lr": 0.5, "dpsh": {"bank": False, "lr": 0.1}}
     own = {"lr": 0.2}
     # over the method's own scratch values (the shared lr 0.5 is not), beneath the user's
-    assert protocol_settings("dpsh", own, {}, table, True, False) == {
+    assert protocol_settings("dpsh", 48, own, {}, table, True, False) == {
         "epoch_size": 4500, "bank": False, "lr": 0.1, "val_database": "training"
     }  # fmt: skip
-    assert protocol_settings("dpsh", own, {"bank": True}, table, True, False) == {
+    assert protocol_settings("dpsh", 48, own, {"bank": True}, table, True, False) == {
         "epoch_size": 4500, "lr": 0.1, "val_database": "training"
     }  # fmt: skip
     # another method takes the shared settings only; the paper preset none of them
-    assert protocol_settings("dmrh", own, {}, table, True, False) == {
+    assert protocol_settings("dmrh", 48, own, {}, table, True, False) == {
         "epoch_size": 4500, "val_database": "training"
     }  # fmt: skip
-    paper = protocol_settings("dpsh", own, {"preset": "paper"}, table, True, False)
+    paper = protocol_settings("dpsh", 48, own, {"preset": "paper"}, table, True, False)
     assert paper == {"val_database": "training"}
+
+
+def test_a_length_table_gives_the_method_its_choice_at_that_length_only() -> None:
+    table = {"epoch_size": 4500, "dsh": {"lr": 0.02, "128": {"lr": 0.005}, "24": {"epochs": 9}}}
+    own = {"lr": 0.01}
+
+    def at(bits: int, given: dict | None = None) -> dict:
+        return protocol_settings("dsh", bits, own, given or {}, table, True, False)
+
+    assert at(128) == {"epoch_size": 4500, "lr": 0.005, "val_database": "training"}
+    assert at(24) == {"epoch_size": 4500, "lr": 0.02, "epochs": 9, "val_database": "training"}
+    assert at(48) == {"epoch_size": 4500, "lr": 0.02, "val_database": "training"}
+    assert at(128, {"lr": 0.1}) == {"epoch_size": 4500, "val_database": "training"}  # --set wins
+    assert at(128, {"preset": "paper"}) == {"val_database": "training"}  # scratch only
 
 
 def _digits_with(recipe: str) -> bytes:
@@ -89,6 +109,12 @@ def _digits_with(recipe: str) -> bytes:
         ('[recipe]\nval_database = "validation"', r"\[recipe\] sets val_database, which follows"),
         ('[recipe.dpsh]\nval_database = "training"', r"\[recipe\.dpsh\] sets val_database"),
         ('[recipe.dpsh]\npreset = "paper"', r"\[recipe\.dpsh\] sets preset, which follows"),
+        # a table inside a method's is its settings at one code length, checked as the method's
+        ("[recipe.dpsh.fast]\nlr = 0.1", r"\[recipe\.dpsh\.fast\] is not a code length"),
+        ("[recipe.dpsh.0]\nlr = 0.1", r"\[recipe\.dpsh\.0\] is not a code length"),
+        ("[recipe.dpsh.128]\nlr = -1", r"\[recipe\.dpsh\.128\]: dpsh: lr must be a number > 0"),
+        ("[recipe.dpsh.64]\nbnak = 1", r"\[recipe\.dpsh\.64\]: dpsh has no settable parameter"),
+        ('[recipe.dpsh.64]\npreset = "paper"', r"\[recipe\.dpsh\.64\] sets preset, which"),
     ],
 )
 def test_a_recipe_table_is_checked_where_the_protocol_file_is_read(
@@ -117,7 +143,7 @@ def test_runs_on_a_shipped_protocol_take_its_method_table_as_their_default() -> 
 
     def record(protocol: str, **given: object) -> dict:
         shipped = load_protocol(protocol)
-        settings = protocol_settings("dpsh", {"lr": 0.2}, given, shipped.recipe, True, False)
+        settings = protocol_settings("dpsh", 48, {"lr": 0.2}, given, shipped.recipe, True, False)
         params = create_method("dpsh", bits=48, **settings, **given).get_params()
         return {"method": "dpsh", "bits": 48, "variant": {}, "config": {"params": params},
                 "protocol": {"name": shipped.name, "checksum": shipped.checksum,
@@ -226,11 +252,42 @@ def test_the_recipe_table_is_left_out_of_the_protocols_checksum(tmp_path: Path) 
     assert load_protocol(str(path)).checksum not in checksums  # the splits: in it
 
 
-def test_a_recipe_table_nested_deeper_than_a_method_is_refused_in_one_line(
+def test_a_recipe_table_nested_deeper_than_a_code_length_is_refused_in_one_line(
     tmp_path: Path,
 ) -> None:
     digits = Path(load_protocol("digits").source).read_bytes()
     path = tmp_path / "digits.toml"
-    path.write_bytes(digits + b"\n[recipe.dpsh.bank]\nvalue = false\n")
-    with pytest.raises(HashbenchError, match=r"\[recipe\.<method>\] tables of one method"):
+    path.write_bytes(digits + b"\n[recipe.dpsh.128.bank]\nvalue = false\n")
+    with pytest.raises(HashbenchError, match=r"\[recipe\.<method>\.<bits>\] tables in those"):
         load_protocol(str(path))
+
+
+def test_a_rate_set_at_one_length_turns_that_length_s_older_runs_into_variants_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from hashbench import create_method
+    from hashbench.records import _recipe_table
+    from hashbench.splits import protocol as protocols
+
+    shipped = load_protocol("cifar10-dmrh")
+    lr = create_method("dsh", bits=128).get_params()["lr"]
+    table = {**shipped.recipe, "dsh": {"128": {"lr": lr / 2}}}
+    moved = dataclasses.replace(shipped, recipe=table)
+
+    def run(bits: int, **given: object) -> dict:
+        settings = protocol_settings("dsh", bits, {}, given, shipped.recipe, True, False)
+        params = {**create_method("dsh", bits=bits, **settings).get_params(), **given}
+        protocol = {"name": shipped.name, "checksum": shipped.checksum, "recipe": settings}
+        return {"method": "dsh", "bits": bits, "variant": {}, "config": {"params": params},
+                "protocol": protocol}  # fmt: skip
+
+    try:
+        monkeypatch.setattr(protocols, "list_protocols", lambda: [moved])
+        _recipe_table.cache_clear()
+        assert variant(run(128)) == {"lr": lr}  # the rate it ran at, no longer the default
+        assert variant(run(128, lr=lr / 2)) == {}  # the run at the rate set for 128 bits
+        assert variant(run(48)) == {}  # the other lengths keep the method's rate
+    finally:
+        _recipe_table.cache_clear()

@@ -243,22 +243,24 @@ MULTI_LABEL_CLIP_GRAD_NORM = 1.0
 
 def protocol_settings(
     method: str,
+    bits: int,
     scratch: dict[str, Any],
     given: dict[str, Any],
     table: dict[str, Any],
     database_is_training: bool,
     several_labels: bool,
 ) -> dict[str, Any]:
-    """What a protocol sets for a deep method, beneath the user's ``given`` settings: under
-    preset ``scratch`` its ``[recipe]`` table (a large training set's budget, beneath the
-    method's own ``scratch`` values), its ``[recipe.<method>]`` table (this method's choices on
-    this protocol) and, where items carry several labels, :data:`MULTI_LABEL_CLIP_GRAD_NORM`;
+    """What a protocol sets for a deep method at ``bits``, beneath the user's ``given``
+    settings: under preset ``scratch`` its ``[recipe]`` table (a large training set's budget,
+    beneath the method's own ``scratch`` values), its ``[recipe.<method>]`` table (this
+    method's choices on this protocol, with ``[recipe.<method>.<bits>]`` over them at that code
+    length) and, where items carry several labels, :data:`MULTI_LABEL_CLIP_GRAD_NORM`;
     and validation against the training items wherever the protocol's database is the
     training set (the items, or under ADSH the codes, it will be tested on). The table was
     checked where the protocol file was read (:func:`check_recipe_table`)."""
     label_kind = {"clip_grad_norm": MULTI_LABEL_CLIP_GRAD_NORM} if several_labels else {}
     preset = given.get("preset", "scratch")
-    settings = table_settings(method, scratch, preset, {**label_kind, **table})
+    settings = table_settings(method, bits, scratch, preset, {**label_kind, **table})
     settings["val_database"] = "training" if database_is_training else "validation"
     return {key: value for key, value in settings.items() if key not in given}
 
@@ -269,8 +271,9 @@ FOLLOWS_THE_PROTOCOL = frozenset({"val_database", "preset"})
 
 
 def check_recipe_table(table: dict[str, Any]) -> None:
-    """A protocol's ``[recipe]`` names recipe settings, and ``[recipe.<method>]`` tables name
-    installed deep methods and settings of theirs: one error line for the first that does not.
+    """A protocol's ``[recipe]`` names recipe settings, and ``[recipe.<method>]`` tables (and
+    ``[recipe.<method>.<bits>]`` in them) name installed deep methods and settings of theirs:
+    one error line for the first that does not.
     Called once, where the protocol file is read."""
     from hashbench.registry import REGISTRY
 
@@ -292,35 +295,52 @@ def check_recipe_table(table: dict[str, Any]) -> None:
             f"[recipe.{strangers[0]}] names no installed deep method; "
             "`hashbench list` lists the methods"
         )
-    for name, settings in [
-        ("recipe", set(shared)),
-        *((f"recipe.{m}", set(table[m])) for m in tables),
-    ]:
-        fixed = sorted(FOLLOWS_THE_PROTOCOL & settings)
+    method_tables = [entry for method in tables for entry in _method_tables(method, table[method])]
+    for name, settings in [("recipe", shared), *(entry[1:] for entry in method_tables)]:
+        fixed = sorted(FOLLOWS_THE_PROTOCOL & set(settings))
         if fixed:
             raise HashbenchError(
                 f"[{name}] sets {fixed[0]}, which follows the protocol's database or the "
                 "user's --set, not a recipe table; remove it"
             )
-    for method in tables:
+    for method, name, settings in method_tables:
         try:
-            REGISTRY.check_params(method, table[method])
+            REGISTRY.check_params(method, settings)
         except HashbenchError as error:
-            raise HashbenchError(f"[recipe.{method}]: {error}") from error
+            raise HashbenchError(f"[{name}]: {error}") from error
+
+
+def _method_tables(method: str, table: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``[recipe.<method>]``'s settings and each ``[recipe.<method>.<bits>]`` in it, as
+    (method, table name, settings); one error line for a sub-table not named by a code length."""
+    lengths = {key: value for key, value in table.items() if isinstance(value, dict)}
+    odd = sorted(key for key in lengths if not (key.isdigit() and int(key) > 0))
+    if odd:
+        raise HashbenchError(
+            f"[recipe.{method}.{odd[0]}] is not a code length: a table inside [recipe.{method}] "
+            f"holds its settings at one number of bits, e.g. [recipe.{method}.128]"
+        )
+    return [
+        (method, f"recipe.{method}", shared_settings(table)),
+        *((method, f"recipe.{method}.{bits}", lengths[bits]) for bits in sorted(lengths, key=int)),
+    ]
 
 
 def table_settings(
-    method: str, scratch: dict[str, Any], preset: str, table: dict[str, Any]
+    method: str, bits: int, scratch: dict[str, Any], preset: str, table: dict[str, Any]
 ) -> dict[str, Any]:
-    """The entries of a protocol's ``[recipe]`` table ``method`` takes, under preset
-    ``scratch`` only (the paper presets keep their budgets): the shared settings its own
-    ``scratch`` values leave open, then its own ``[recipe.<method>]`` table over them."""
+    """The entries of a protocol's ``[recipe]`` table ``method`` takes at ``bits``, under
+    preset ``scratch`` only (the paper presets keep their budgets): the shared settings its own
+    ``scratch`` values leave open, its own ``[recipe.<method>]`` table over them, and that
+    table's ``[recipe.<method>.<bits>]`` over all."""
     if preset != "scratch":
         return {}
     left_open = {key: value for key, value in shared_settings(table).items() if key not in scratch}
-    return {**left_open, **table.get(method, {})}
+    own = table.get(method, {})
+    return {**left_open, **shared_settings(own), **own.get(str(bits), {})}
 
 
 def shared_settings(table: dict[str, Any]) -> dict[str, Any]:
-    """A ``[recipe]`` table's settings for every method: all but its ``[recipe.<method>]``."""
+    """A table's settings for every method (``[recipe]``) or every code length
+    (``[recipe.<method>]``): all but its sub-tables."""
     return {key: value for key, value in table.items() if not isinstance(value, dict)}

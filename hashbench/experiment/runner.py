@@ -198,8 +198,9 @@ class GridRunner:
             self._features_seconds = time.perf_counter() - started
         return self._features
 
-    def protocol_settings(self, name: str, seed: int) -> dict[str, Any]:
-        """The deep recipe settings the protocol gives method ``name`` (none for the others)."""
+    def protocol_settings(self, name: str, bits: int, seed: int) -> dict[str, Any]:
+        """The deep recipe settings the protocol gives method ``name`` at ``bits`` (none for
+        the others)."""
         method = get_method(name)
         if method.input_kind != "images":
             return {}
@@ -208,6 +209,7 @@ class GridRunner:
         splits = self.splits[seed]
         return protocol_settings(
             name,
+            bits,
             getattr(method, "scratch_recipe", {}),
             self.plan.params.get(name, {}),
             self.protocol.recipe,
@@ -215,12 +217,12 @@ class GridRunner:
             self.dataset.several_labels,
         )
 
-    def params(self, name: str, seed: int) -> dict[str, Any]:
+    def params(self, name: str, bits: int, seed: int) -> dict[str, Any]:
         """The method's settings: the protocol's, then the user's on top."""
-        return {**self.protocol_settings(name, seed), **self.plan.params.get(name, {})}
+        return {**self.protocol_settings(name, bits, seed), **self.plan.params.get(name, {})}
 
     def config(self, name: str, bits: int, seed: int) -> dict[str, Any]:
-        method = create_method(name, bits=bits, seed=seed, **self.params(name, seed))
+        method = create_method(name, bits=bits, seed=seed, **self.params(name, bits, seed))
         tunables = {k: v for k, v in method.get_params().items() if k not in ("bits", "seed")}
         return {
             "method": name,
@@ -322,12 +324,12 @@ class GridRunner:
 
     def fit_and_record(self, name: str, bits: int, seed: int, path: Path) -> None:
         config = self.config(name, bits, seed)
-        settings = self.protocol_settings(name, seed)
+        settings = self.protocol_settings(name, bits, seed)
         device = select_device()  # where a deep method trains; its codes are evaluated there too
         codes_path = self.codes_path(path)
         started_at = datetime.now(timezone.utc)
         wall, cpu = time.perf_counter(), time.process_time()
-        method = create_method(name, bits=bits, seed=seed, **self.params(name, seed))
+        method = create_method(name, bits=bits, seed=seed, **self.params(name, bits, seed))
         workspace = self.workspace(path)
         method.workspace = workspace
         inputs = self.inputs_for(method.input_kind)

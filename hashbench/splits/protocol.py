@@ -84,7 +84,8 @@ class Protocol:
     #: ``[recipe]``: the shared ``scratch`` recipe's settings for deep methods on this
     #: protocol (its budget for a large training set); a method's own values and the user's
     #: ``--set`` come first. A ``[recipe.<method>]`` table in it holds one method's settings
-    #: chosen on this protocol, above the method's own values and beneath ``--set``
+    #: chosen on this protocol, above the method's own values and beneath ``--set``, and a
+    #: ``[recipe.<method>.<bits>]`` table in that one its settings at one code length
     #: (:func:`hashbench.deep.recipes.protocol_settings`).
     recipe: dict[str, Any] = field(default_factory=dict)
 
@@ -254,7 +255,7 @@ def _recipe(top: _Checker) -> dict[str, Any]:
         "recipe",
         _is_recipe,
         "a [recipe] table of deep recipe settings (name = value), with [recipe.<method>] "
-        "tables of one method's settings",
+        "tables of one method's settings and [recipe.<method>.<bits>] tables in those",
         {},
     )
     if not recipe:
@@ -267,14 +268,15 @@ def _recipe(top: _Checker) -> dict[str, Any]:
 
 
 def _is_recipe(value: Any) -> bool:
-    """Settings (name = value) and [recipe.<method>] tables of settings, no deeper."""
+    """Settings (name = value), [recipe.<method>] tables of settings and, in those,
+    [recipe.<method>.<bits>] tables of settings; no deeper."""
 
-    def flat(table: dict[str, Any]) -> bool:
-        return not any(isinstance(x, dict) for x in table.values())
+    def nested(table: Any, depth: int) -> bool:
+        return isinstance(table, dict) and all(
+            not isinstance(x, dict) or (depth > 0 and nested(x, depth - 1)) for x in table.values()
+        )
 
-    return isinstance(value, dict) and all(
-        not isinstance(x, dict) or flat(x) for x in value.values()
-    )
+    return nested(value, 2)
 
 
 def _headline(top: _Checker) -> tuple[str, ...]:
