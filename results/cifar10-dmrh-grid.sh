@@ -69,17 +69,10 @@ hashbench reproduce dmrh --results "$out" --seeds 0,1,2
 # One rule for every method where a run fell on validation (‡: its hashing phase ended lower
 # than it began; DSH, DDSH and ADSH at 128 bits, whose losses grow with the code length, at
 # rates chosen at 48 bits): the cell is trained again at half the rate, then a quarter, ...,
-# until a run holds (results/fallen.py). fallen.py stops the script where one held, so that the
+# until a run holds (results/fallen.sh). It stops the script where one held, so that the
 # protocol's [recipe.<method>.<bits>] takes that rate in a commit; the run is then the cell's
 # run at the defaults, copied in, and reproduce rewrites the table with it.
-while true; do
-  runs=$(python3 results/fallen.py "$out" "$out/sweep" cifar10-dmrh) || exit 1
-  [ -n "$runs" ] || break
-  while read -r method bits seed lr; do
-    hashbench run --methods "$method" $data --bits "$bits" --seeds "$seed" \
-      --set "$method.lr=$lr" --results "$out/sweep" || exit 1
-  done <<< "$runs"
-done
+bash results/fallen.sh "$out" cifar10 cifar10-dmrh || exit 1
 python3 results/copy-default-runs.py --bits 24,64,128 "$out/sweep" "$out" cifar10-dmrh \
   dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq hybridhash
 hashbench reproduce dmrh --results "$out" --seeds 0,1,2

@@ -142,3 +142,9 @@ for n in 1 3 4; do
   hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
 done
 hashbench run --methods dmrh $data --bits 48 --seeds 1,2 --results "$out"
+# One rule for every method where a run fell on validation, as on cifar10-dmrh: the cell
+# trained again at half the rate until a run holds (results/fallen.sh; none had fallen here
+# when the rule came).
+bash results/fallen.sh "$out" cifar10 cifar10 || exit 1
+python3 results/copy-default-runs.py --bits 16,32,64 "$out/sweep" "$out" cifar10 \
+  dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq hybridhash

@@ -63,3 +63,8 @@ hashbench run --methods dpsh,csq,dmrh $data --bits 24,64,128 --results "$out"
 for n in 1 3 4; do
   hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
 done
+# One rule for every method where a run fell on validation, as on cifar10-dmrh: the cell
+# trained again at half the rate until a run holds (results/fallen.sh).
+bash results/fallen.sh "$out" cifar10-mosaic cifar10-mosaic || exit 1
+python3 results/copy-default-runs.py --bits 24,48,64,128 "$out/sweep" "$out" cifar10-mosaic \
+  dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq
