@@ -127,7 +127,11 @@ done
 sweep hybridhash 0.0005 0.001 0.002
 python3 results/copy-default-runs.py "$out/sweep" "$out" cifar10 hybridhash
 
-# The other lengths at the defaults the sweeps chose (each method file gives its sweep).
+# The other lengths at the defaults the sweeps chose (each method file gives its sweep); a
+# cell's run that the fall rule at the end settled (in sweep/, at the rate the protocol's
+# [recipe.<method>.<bits>] now gives) copied in, not trained again.
+python3 results/copy-default-runs.py --bits 16,32,64 "$out/sweep" "$out" cifar10 \
+  dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq hybridhash
 hashbench run --methods dsdh,dch,ddsh,hashnet,csq $data --bits 16,32,64 --results "$out"
 hashbench run --methods hybridhash $data --bits 16,32,48,64 --results "$out"
 # DMRH fine-tunes the shared warm start at its N x N input (methods/dmrh.py); its runs on its
@@ -146,5 +150,3 @@ hashbench run --methods dmrh $data --bits 48 --seeds 1,2 --results "$out"
 # trained again at half the rate until a run holds (results/fallen.sh; none had fallen here
 # when the rule came).
 bash results/fallen.sh "$out" cifar10 cifar10 || exit 1
-python3 results/copy-default-runs.py --bits 16,32,64 "$out/sweep" "$out" cifar10 \
-  dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq hybridhash

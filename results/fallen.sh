@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One rule for every method where a run fell on validation (results/fallen.py): each fallen
 # cell of PROTOCOL trained again at half the rate, then a quarter, ..., into OUT/sweep, until
-# a run holds. Fails where one held (the protocol's [recipe.<method>.<bits>] then takes its
-# rate in a commit), where a cell fell at every rate, or where a run failed.
+# a run holds. Once every such cell has its runs, fails where a rate held (the protocol's
+# [recipe.<method>.<bits>] then takes it in a commit); fails too where a run failed (it
+# diverged: its line says why). A cell that fell at every rate stays marked, with a warning.
 #
 #     bash results/fallen.sh OUT DATASET PROTOCOL
 set -u

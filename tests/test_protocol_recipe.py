@@ -112,6 +112,7 @@ def _digits_with(recipe: str) -> bytes:
         # a table inside a method's is its settings at one code length, checked as the method's
         ("[recipe.dpsh.fast]\nlr = 0.1", r"\[recipe\.dpsh\.fast\] is not a code length"),
         ("[recipe.dpsh.0]\nlr = 0.1", r"\[recipe\.dpsh\.0\] is not a code length"),
+        ("[recipe.dpsh.064]\nlr = 0.1", r"\[recipe\.dpsh\.064\] is not a code length"),
         ("[recipe.dpsh.128]\nlr = -1", r"\[recipe\.dpsh\.128\]: dpsh: lr must be a number > 0"),
         ("[recipe.dpsh.64]\nbnak = 1", r"\[recipe\.dpsh\.64\]: dpsh has no settable parameter"),
         ('[recipe.dpsh.64]\npreset = "paper"', r"\[recipe\.dpsh\.64\] sets preset, which"),
@@ -173,7 +174,10 @@ def test_a_run_records_what_its_protocol_set_and_counts_it_as_default(
 ) -> None:
     digits = load_protocol("digits").source
     protocol = tmp_path / "digits-budget.toml"
-    protocol.write_text(Path(digits).read_text() + "\n[recipe]\nepoch_size = 64\n")
+    budget = (
+        "\n[recipe]\nepoch_size = 64\n[recipe.dpsh.16]\neta = 5.0\n[recipe.dpsh.32]\neta = 1.0\n"
+    )
+    protocol.write_text(Path(digits).read_text() + budget)
     tiny = {"width": 0.125, "warm_start_epochs": 1, "epochs": 1, "batch_size": 16,
             "warm_start_batch_size": 16, "val_topk": "null"}  # fmt: skip
     results = tmp_path / "results"
@@ -185,9 +189,12 @@ def test_a_run_records_what_its_protocol_set_and_counts_it_as_default(
     (path,) = (results / "records").rglob("*.json")
     record = json.loads(path.read_text())
     # digits' database is its training set: validation searches the training items
-    assert record["protocol"]["recipe"] == {"epoch_size": 64, "val_database": "training"}
+    # and the table for its code length (16 bits), not another length's
+    recipe = {"epoch_size": 64, "eta": 5.0, "val_database": "training"}
+    assert record["protocol"]["recipe"] == recipe
     params = record["config"]["params"]
     assert params["epoch_size"] == 64 and params["val_database"] == "training"
+    assert params["eta"] == 5.0
     assert set(variant(record)) == set(tiny)  # the protocol's settings are not departures
     epochs = [e for e in record["history"] if e["phase"] == "hashing"]
     assert epochs and all("val_map" in e for e in epochs)

@@ -314,7 +314,7 @@ def _method_tables(method: str, table: dict[str, Any]) -> list[tuple[str, str, d
     """``[recipe.<method>]``'s settings and each ``[recipe.<method>.<bits>]`` in it, as
     (method, table name, settings); one error line for a sub-table not named by a code length."""
     lengths = {key: value for key, value in table.items() if isinstance(value, dict)}
-    odd = sorted(key for key in lengths if not (key.isdigit() and int(key) > 0))
+    odd = sorted(key for key in lengths if not (key.isdigit() and str(int(key)) == key != "0"))
     if odd:
         raise HashbenchError(
             f"[recipe.{method}.{odd[0]}] is not a code length: a table inside [recipe.{method}] "
