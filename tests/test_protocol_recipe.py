@@ -162,10 +162,12 @@ def test_large_training_sets_budget_their_epochs() -> None:
         assert load_protocol(name).recipe == budgeted
     # CIFAR-10's 50,000 training images: a longer warm start, DPSH's in-batch pairs (over its
     # authors' bank) and DMRH's one region (of N = 1..6), each chosen on cifar10-dmrh's validation
-    for name in ("cifar10-dmrh", "cifar10-2"):
-        chosen = {"warm_start_epochs": 200, "dpsh": {"bank": False}, "dmrh": {"regions": 1}}
-        longer = {**budgeted, **chosen}
-        assert load_protocol(name).recipe == longer
+    chosen = {"warm_start_epochs": 200, "dpsh": {"bank": False}, "dmrh": {"regions": 1}}
+    longer = {**budgeted, **chosen}
+    assert load_protocol("cifar10-2").recipe == longer
+    # and on cifar10-dmrh, the rates at 128 bits where the fall rule trained a cell again
+    fall_rule = {"adsh": {"128": {"lr": 0.0005}}, "ddsh": {"128": {"lr": 0.00025}}}
+    assert load_protocol("cifar10-dmrh").recipe == {**longer, **fall_rule}
     assert load_protocol("cifar10").recipe == {}  # the recipe was chosen on its 4,500 items
 
 
