@@ -54,6 +54,17 @@ def test_a_setting_every_run_shares_stays_out_of_the_legend() -> None:
     assert list(drawn_lines(records)) == ["48 bits"]
 
 
+def test_the_legend_sits_below_the_panels_once_never_over_a_curve() -> None:
+    records = [dmrh_record(n, 0, 0.5 + n / 10) for n in (1, 2, 3)]
+    records += [{**r, "protocol": {"name": "cifar10-dmrh", "topk": 5000},
+                 "metrics": {"map@5000": r["metrics"]["map@all"]}} for r in records]  # fmt: skip
+    figure = regions_figure(records)
+    assert len(figure.axes) == 2 and all(axis.get_legend() is None for axis in figure.axes)
+    (legend,) = figure.legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels == ["48 bits", "48 bits, authors' code (ImageNet CNN-F)"]  # each once
+
+
 def test_no_regions_records_is_an_error_naming_the_n_sweep() -> None:
     itq = {"method": "itq", "bits": 48, "config": {"params": {}}}
     with pytest.raises(HashbenchError, match="N sweep"):

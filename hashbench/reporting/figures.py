@@ -133,8 +133,11 @@ def regions_figure(
         value = record["metrics"][metric_key(record, "map")]
         regions = int(record["config"]["params"]["regions"])
         points[record["protocol"]["name"]][line][regions].append(value)
+    lines = {line for by_line in points.values() for line in by_line}
+    series = len(lines) + len({bits for bits, _ in lines})  # and the authors' curve per length
     with rc_context(STYLE):
-        figure = Figure(figsize=(COLUMN_WIDTH_IN * min(len(points), 2), 2.4))
+        width = COLUMN_WIDTH_IN * min(len(points), 2)
+        figure = _figure_with_legend_below(width, 2.4, series, columns=1)
         axes = figure.subplots(1, len(points), squeeze=False)
         for axis, (protocol, by_line) in zip(axes[0], sorted(points.items()), strict=True):
             for (_, label), by_regions in sorted(by_line.items()):
@@ -145,8 +148,13 @@ def regions_figure(
             _authors_curves(axis, protocol, sorted({bits for bits, _ in by_line}))
             axis.set(title=protocol, xlabel="regions per side N", ylabel="mAP")
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.legend(loc="best")
-        figure.tight_layout()
+        # one legend below the panels, never over a curve (a line in two panels listed once)
+        legend = {
+            label: handle
+            for axis in axes[0]
+            for handle, label in zip(*axis.get_legend_handles_labels(), strict=True)
+        }
+        figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=1)
     return figure
 
 
