@@ -70,10 +70,10 @@ python3 results/settled.py "$out" cifar10-dmrh dmrh regions || exit 1
 python3 results/copy-default-runs.py --bits 24,48,64,128 "$out/sweep" "$out" cifar10-dmrh \
   dsh dpsh dsdh dch ddsh adsh dmrh hashnet csq hybridhash
 hashbench reproduce dmrh --results "$out" --seeds 0,1,2
-# One rule for every method where a run fell on validation (‡: its hashing phase ended lower
-# than it began; DSH, DDSH and ADSH at 128 bits, whose losses grow with the code length, at
-# rates chosen at 48 bits): the cell is trained again at half the rate, then a quarter, ...,
-# until a run holds (results/fallen.sh). It stops the script where one held, so that the
-# protocol's [recipe.<method>.<bits>] takes that rate in a commit; run again, the script then
-# copies that run in above and reproduce rewrites the table with it.
+# One rule for every method where a run fell on validation (‡: its last hashing epoch more
+# than 0.01 below its first; DSH, DDSH and ADSH at 128 bits, whose losses grow with the code
+# length, at rates chosen at 48 bits): the cell is trained again at half the rate, then a
+# quarter, ..., until a run holds (results/fallen.sh). It stops the script where one held, so
+# that the protocol's [recipe.<method>.<bits>] takes that rate in a commit; run again, the
+# script then copies that run in above and reproduce rewrites the table with it.
 bash results/fallen.sh "$out" cifar10 cifar10-dmrh || exit 1
