@@ -11,6 +11,7 @@ kept. Records carry their codes (``codes/<protocol>/<name>.npz``) with them. A F
 not exist, or a record there that cannot be read, stops it with one line.
 """
 
+import itertools
 import shutil
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ def copy_default_runs(
 ) -> None:
     if not source.is_dir():
         raise HashbenchError(f"no results folder {source}: give the folder the runs are in")
-    for method, bits in ((method, bits) for method in methods for bits in lengths):
+    for method, bits in itertools.product(methods, lengths):
         for record in (source / "records" / protocol).glob(f"{method}-{bits}bits-seed0-*.json"):
             if variant(read_record(record)):  # against the defaults as they are now
                 continue

@@ -113,6 +113,7 @@ def _digits_with(recipe: str) -> bytes:
         ("[recipe.dpsh.fast]\nlr = 0.1", r"\[recipe\.dpsh\.fast\] is not a code length"),
         ("[recipe.dpsh.0]\nlr = 0.1", r"\[recipe\.dpsh\.0\] is not a code length"),
         ("[recipe.dpsh.064]\nlr = 0.1", r"\[recipe\.dpsh\.064\] is not a code length"),
+        ('[recipe.dpsh."²"]\nlr = 0.1', r"\[recipe\.dpsh\.²\] is not a code length"),
         ("[recipe.dpsh.128]\nlr = -1", r"\[recipe\.dpsh\.128\]: dpsh: lr must be a number > 0"),
         ("[recipe.dpsh.64]\nbnak = 1", r"\[recipe\.dpsh\.64\]: dpsh has no settable parameter"),
         ('[recipe.dpsh.64]\npreset = "paper"', r"\[recipe\.dpsh\.64\] sets preset, which"),

@@ -314,7 +314,8 @@ def _method_tables(method: str, table: dict[str, Any]) -> list[tuple[str, str, d
     """``[recipe.<method>]``'s settings and each ``[recipe.<method>.<bits>]`` in it, as
     (method, table name, settings); one error line for a sub-table not named by a code length."""
     lengths = {key: value for key, value in table.items() if isinstance(value, dict)}
-    odd = sorted(key for key in lengths if not (key.isdigit() and str(int(key)) == key != "0"))
+    # a code length as TOML keys spell it: ASCII digits, no leading zero ("²" is a digit too)
+    odd = sorted(k for k in lengths if not (k.isascii() and k.isdigit() and k[0] != "0"))
     if odd:
         raise HashbenchError(
             f"[recipe.{method}.{odd[0]}] is not a code length: a table inside [recipe.{method}] "
