@@ -61,8 +61,10 @@ hashbench run --methods dsh,dpsh,dsdh,dch,ddsh,adsh,hashnet,csq,dmrh $data --bit
   --results "$out"
 # DPSH, CSQ and DMRH at the other code lengths.
 hashbench run --methods dpsh,csq,dmrh $data --bits 24,64,128 --results "$out"
-# DMRH's N sweep at 48 bits (N = 2, its default, ran above: the regions then align with the
-# mosaics' quadrants, one object each).
+# DMRH's N sweep at 48 bits (N = 2, its default, ran above). The network reads a mosaic at
+# 32 + 8 (N - 1) pixels and each region is a 32-pixel window of it, 8 pixels apart: at N = 2
+# (40 px) each of the four windows leans to one quadrant but covers 80% of the mosaic's side,
+# so a region holds one tile whole and parts of the other three, not one object alone.
 for n in 1 3 4; do
   hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
 done
