@@ -86,8 +86,9 @@ def command_run(args: argparse.Namespace) -> None:
     runner, outcomes = run_grid(plan, args.executor, args.jobs, slurm)
     if any(runner.records_dir.rglob("*.json")):  # none yet when every run went to SLURM
         runs = collect_runs(results)
+        summary = summarise_runs(runs)
         for fmt, suffix in (("csv", "csv"), ("markdown", "md"), ("latex", "tex")):
-            atomic_write_text(results / f"table.{suffix}", render(summarise_runs(runs), fmt))
+            atomic_write_text(results / f"table.{suffix}", render(summary, fmt))
         # What this command ran, not everything the folder holds.
         asked = TableFilter(plan.methods, (runner.protocol.name,), runner.bits)
         print(render(summarise_runs(runs, keep=asked), "markdown"), end="")

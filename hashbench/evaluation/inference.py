@@ -102,7 +102,10 @@ def sign_flip_test(strata: Sequence[np.ndarray], flips: int = FLIPS, seed: int =
     total = weighted.sum()
     hits = 0
     for start in range(0, flips, rows):
-        flipped = generator.integers(0, 2, (min(rows, flips - start), count), dtype=bool)
+        # Eight fair coins a random byte, and a float64 product that BLAS computes: drawing
+        # bools one by one and multiplying them took 3x as long at 10,000 queries.
+        draws = generator.integers(0, 256, (min(rows, flips - start), -(-count // 8)), np.uint8)
+        flipped = np.unpackbits(draws, axis=1, count=count).astype(np.float64)
         # A pattern's statistic: the total less twice the flipped differences.
         hits += int(np.count_nonzero(np.abs(total - 2 * (flipped @ weighted)) >= reach))
     return (1 + hits) / (1 + flips)
