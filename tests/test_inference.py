@@ -15,6 +15,7 @@ from hashbench.evaluation.inference import (
     bootstrap_interval,
     holm,
     sign_flip_test,
+    sign_flip_tests,
 )
 
 # -- intervals ------------------------------------------------------------------------------
@@ -108,6 +109,21 @@ def test_random_sign_flips_estimate_the_exact_p_value() -> None:
     sampled = sign_flip_test([differences])
     assert abs(sampled - exact) < 4 * np.sqrt(exact * (1 - exact) / FLIPS) + 1 / FLIPS
     assert sign_flip_test([np.full(40, 0.1)]) == pytest.approx(1 / (FLIPS + 1))  # never 0
+
+
+def test_tests_of_a_column_give_each_test_its_own_p_value() -> None:
+    # A column's tests share one draw of patterns where their lengths agree: each p-value must
+    # be the one its test gets alone, exact (5 and 3 differences) or sampled (30 and 12 + 18).
+    rng = np.random.default_rng(4)
+    tests = [
+        [rng.normal(0.02, 0.1, 30)],
+        [rng.normal(0.0, 0.1, 5)],
+        [rng.normal(0.05, 0.1, 30)],
+        [rng.normal(0.03, 0.1, 12), rng.normal(0.03, 0.1, 18)],
+        [rng.normal(0.1, 0.1, 3)],
+    ]
+    assert sign_flip_tests(tests) == [sign_flip_test(strata) for strata in tests]
+    assert sign_flip_tests(tests[1:2]) == [pytest.approx(brute_p_value(tests[1]), abs=1e-12)]
 
 
 def test_holm_adjustment_worked_by_hand() -> None:

@@ -22,7 +22,7 @@ from hashbench.evaluation.inference import (
     Interval,
     bootstrap_interval,
     holm,
-    sign_flip_test,
+    sign_flip_tests,
 )
 from hashbench.reporting.runs import Run, score_all
 from hashbench.reporting.tables import (
@@ -98,14 +98,14 @@ def summarise_runs(
     columns = [summary["variant"] == "", summary["protocol"], summary["bits"]]
     for _, column in summary.groupby(columns, sort=False):
         best = column.index[column["best"]][0]
-        tested, p_values = [], []
+        tested, tests = [], []
         for index in column.index[~column["best"]]:
             pairs = by_seed(cells[keys[index]], cells[keys[best]])
             if pairs and not any(unpaired(a, b, metric) for a, b in pairs):
                 tested.append(index)
-                p_values.append(sign_flip_test(differences(pairs, metric)))
+                tests.append(differences(pairs, metric))
         if tested:
-            adjusted = holm(p_values)
+            adjusted = holm(sign_flip_tests(tests))
             summary.loc[tested, "p_vs_best"] = adjusted
             for index, p in zip(tested, adjusted, strict=True):
                 summary.at[index, "tied"] = bool(p >= ALPHA)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hashbench.evaluation.evaluator import evaluate, mean_average_precision
-from hashbench.evaluation.inference import bootstrap_interval, sign_flip_test
+from hashbench.evaluation.inference import bootstrap_interval, sign_flip_test, sign_flip_tests
 
 QUERIES, DATABASE, BITS, CLASSES, TOPK = 10_000, 50_000, 64, 10, 5000
 CHECKED = 50
@@ -123,3 +123,12 @@ def test_sign_flip_test_of_10000_queries(benchmark, evaluated) -> None:
     p = benchmark.pedantic(sign_flip_test, args=([per_query - shifted],), rounds=3)
     benchmark.extra_info |= {"of_one_evaluation": benchmark.stats.stats.min / evaluation_s}
     assert 0 < p <= 1
+
+
+def test_sign_flip_tests_of_a_column_of_ten_cells(benchmark, evaluated) -> None:
+    """A table column's ten tests against its best at 10,000 queries: one draw of patterns."""
+    per_query, evaluation_s = evaluated
+    tests = [[per_query - np.roll(per_query, shift)] for shift in range(1, 11)]
+    p = benchmark.pedantic(sign_flip_tests, args=(tests,), rounds=3)
+    benchmark.extra_info |= {"of_one_evaluation": benchmark.stats.stats.min / evaluation_s}
+    assert all(0 < value <= 1 for value in p)
