@@ -1,4 +1,17 @@
-"""ADSH: asymmetric deep supervised hashing (Jiang, Li, AAAI 2018)."""
+"""ADSH: asymmetric deep supervised hashing (Jiang, Li, AAAI 2018).
+
+Paper: https://arxiv.org/abs/1707.08325 (AAAI 2018). Authors' code: jiangqy/ADSH-AAAI2018, in
+MATLAB (ADSH_matlab: ADSH_demo.m, process_ADSH.m, update_net.m, whose settings the ``paper``
+preset takes) and PyTorch (ADSH_pytorch: ADSH_CIFAR_10.py, utils/adsh_loss.py); the usual
+re-implementation: swuxyj/DeepHash-pytorch (ADSH.py), which recomputes the soft similarity's r
+on each batch, where both of the authors' codes (and hashbench) take it once per sample.
+
+Departures from the MATLAB code: the discrete step's Q is built from the outputs U, as in the
+PyTorch code (ADSH_CIFAR_10.py:227), where MATLAB uses sign(U) in its S^T term (process_ADSH.m:67,
+73). MATLAB's rates logspace(-4, -6) fall at every inner epoch (150 values; logspace(-4.5, -6) on
+NUS-WIDE), the "exponential" schedule here once per outer iteration over the same range. A tie in
+the bit update gives +1 here, where MATLAB's sign leaves 0 in V (coded as bit 0).
+"""
 
 from __future__ import annotations
 

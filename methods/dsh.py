@@ -1,4 +1,22 @@
-"""DSH: deep supervised hashing (Liu, Wang, Shan, Chen, CVPR 2016)."""
+"""DSH: deep supervised hashing (Liu, Wang, Shan, Chen, CVPR 2016).
+
+Paper: CVPR 2016 (openaccess.thecvf.com, Liu_Deep_Supervised_Hashing_CVPR_2016_paper). Authors'
+code: lhmRyan/deep-supervised-hashing-DSH (Caffe: src/caffe/layers/hashing_loss_layer.cpp,
+CIFAR-10/train_test.prototxt, solver.prototxt, finetune.sh); the usual re-implementation:
+swuxyj/DeepHash-pytorch (DSH.py), which pairs each batch with a bank of every training item's
+latest outputs and weighs its regulariser as alpha (0.1) times its mean over entries.
+:func:`dsh_loss` is weixu000/DSH-pytorch's (main.py) term by term: the paper's loss averaged
+over the batch's pairs, the same margin 2K and alpha 0.01 as the authors' prototxt.
+
+Departures from the authors' code: their layer's gradient is that of the paper's pair loss
+summed over the batch's unordered pairs and divided by B (B - 1), plus alpha times the items'
+mean regulariser (hashing_loss_layer.cpp:31-32, 61-98), so hashbench's loss, with the same
+balance of the two terms, has twice their gradient (at the ``paper`` preset's rate 1e-3 its loss
+steps are those of 2e-3 there, its weight decay's are not). They train 70,000 iterations of 200
+(about 280 epochs; the rate /10 at 60,000 and 65,000), biases at twice the rate without weight
+decay, and fine-tune the 12-bit model for the other code lengths (finetune.sh); hashbench trains
+each length afresh.
+"""
 
 from __future__ import annotations
 

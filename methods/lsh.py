@@ -1,4 +1,14 @@
-"""LSH: random Gaussian projections of centred features (Charikar 2002; Gionis et al. 1999)."""
+"""LSH: random Gaussian projections of centred features (Charikar 2002; Gionis et al. 1999).
+
+Papers: Charikar, "Similarity estimation techniques from rounding algorithms", STOC 2002 (the
+signs of random projections: collision probability 1 - angle / pi); Gionis, Indyk & Motwani,
+"Similarity search in high dimensions via hashing", VLDB 1999. No authors' code: the reference
+is the LSH case of main.m in Gong & Lazebnik's ITQ package (www.unc.edu/~yunchao/itq.htm),
+XX * randn(d, bits) on centred features, read in the copy
+willard-yuan/hashing-baseline-for-image-retrieval (Method-LSH/, utils/construct_data.m).
+Departures: hashbench centres by the training mean (main.m: by the mean of the training and test
+items together) and codes a projection of exactly 0 as bit 0 (main.m: XX >= 0 gives 1).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,14 @@
-"""PCAH: the signs of the top principal projections (as in Gong & Lazebnik's comparisons)."""
+"""PCAH: the signs of the top principal projections (Gong & Lazebnik's "PCA-Direct").
+
+Paper: Gong & Lazebnik, "Iterative quantization: a Procrustean approach to learning binary codes",
+CVPR 2011 (slazebni.cs.illinois.edu/publications/cvpr11_small_code.pdf), its PCA-Direct baseline.
+Authors' code: the PCA step shared by the ITQ and RR cases of main.m in Gong's ITQ package
+(www.unc.edu/~yunchao/itq.htm): eigs(cov(training features), bits), projections thresholded at 0
+(compactbit(XX > 0)). It was read in the copy willard-yuan/hashing-baseline-for-image-retrieval
+(Method-PCAH/trainPCAH.m, compressPCAH.m, utils/construct_data.m; its demo.m fits PCAH on the
+training and test items, which hashbench does not follow). Departure: hashbench centres by the
+training mean, where main.m centres by the mean of the training and test items together.
+"""
 
 from __future__ import annotations
 

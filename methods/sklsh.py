@@ -1,4 +1,14 @@
-"""SKLSH: binary codes from shift-invariant kernels (Raginsky & Lazebnik, NIPS 2009)."""
+"""SKLSH: binary codes from shift-invariant kernels (Raginsky & Lazebnik, NIPS 2009).
+
+Paper: "Locality-sensitive binary codes from shift-invariant kernels", NIPS 2009
+(papers.nips.cc/paper/2009/hash/a5e00132373a7031000fd987a3c9f87b-Abstract.html). Authors' code:
+RF_train.m and RF_compress.m, distributed with Gong & Lazebnik's ITQ package
+(www.unc.edu/~yunchao/itq.htm), whose main.m runs them with gamma = 1 on features divided by Dball;
+read in the copy willard-yuan/hashing-baseline-for-image-retrieval (Method-SKLSH/,
+utils/construct_data.m). hashbench follows them but for the centring: by the training mean, where
+main.m centres by the mean of the training and test items together (a shift that, under the uniform
+random phase, changes no code's distribution).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Preprocessing the classic (non-deep) methods share: centring, scaling and PCA.
 
-The reference MATLAB toolboxes centre the features with the training mean and divide them by
-the mean distance to the 50th nearest neighbour, so that kernel widths such as SKLSH's
+The reference MATLAB toolboxes (Gong & Lazebnik's ITQ package) centre the features and divide
+them by the mean distance to the 50th nearest neighbour, so that kernel widths such as SKLSH's
 ``gamma = 1`` and FSSH's ``sigma = 0.4`` mean the same thing on every data set. Methods whose
-codes do not change under scaling (LSH, PCAH, ITQ, SH) only centre.
+codes do not change under scaling (LSH, PCAH, ITQ, SH) only centre. The toolboxes centre by
+the mean of the training and test items together; hashbench learns both on the training split
+alone, so that nothing about the queries enters a fit.
 """
 
 from __future__ import annotations
