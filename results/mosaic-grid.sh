@@ -67,6 +67,9 @@ hashbench run --methods dsh,dpsh,dsdh,dch,ddsh,adsh,hashnet,csq,dmrh $data --bit
 for n in 1 3 4; do
   hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
 done
+# As on cifar10-dmrh, DMRH takes the N that validation chose before it runs at the other
+# lengths: where another N beats the default, the protocol's [recipe.dmrh] moves to it first.
+python3 results/settled.py "$out" cifar10-mosaic dmrh regions || exit 1
 # DPSH, CSQ and DMRH at the other code lengths.
 hashbench run --methods dpsh,csq,dmrh $data --bits 24,64,128 --results "$out"
 # One rule for every method where a run fell on validation, as on cifar10-dmrh: the cell
