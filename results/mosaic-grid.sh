@@ -39,8 +39,9 @@ hashbench run --methods lsh,sh,sklsh,pcah,itq,fssh $data --feature gist --result
 # mosaics searching 5,000 others, never the queries); results/settled.py stops the script where
 # the protocol's default is not the best, so that its [recipe] moves first (it moved from 60 to
 # 200 epochs: validation 0.960 / 0.967 / 0.970). On the Xeon a warm-start epoch of 64-px
-# mosaics takes 7.5-9 s and a hashing epoch about 17 s: the three runs took 24, 22 and 42 min
-# wall, about 1.5 h; the grid below reuses the 200-epoch warm start (seed 0) from the cache.
+# mosaics takes 7.3-8 s with nothing beside it and a hashing epoch 15-17 s: the three runs
+# took 24, 22 and 42 min wall, about 1.5 h (slowed by work beside them); the grid below reuses
+# the 200-epoch warm start (seed 0) from the cache.
 for epochs in 60 120 200; do
   hashbench run --methods dpsh $data --bits 48 --set dpsh.bank=true \
     --set dpsh.warm_start_epochs=$epochs --results "$out/sweep"
@@ -60,10 +61,10 @@ python3 results/copy-default-runs.py --bits 24,48,64,128 "$out/sweep" "$out" cif
 hashbench run --methods dsh,dpsh,dsdh,dch,ddsh,adsh,hashnet,csq,dmrh $data --bits 48 \
   --results "$out"
 # DMRH's N sweep at 48 bits (N = 1..4; the default's run above is one of them), before the
-# other lengths: it is the question this protocol was built for, and costs less. The network reads a mosaic at
-# 32 + 8 (N - 1) pixels and each region is a 32-pixel window of it, 8 pixels apart: at N = 2
-# (40 px) each of the four windows leans to one quadrant but covers 80% of the mosaic's side,
-# so a region holds one tile whole and parts of the other three, not one object alone.
+# other lengths: it is the question this protocol was built for, and costs less. The network
+# reads a mosaic at 32 + 8 (N - 1) pixels and each region is a 32-pixel window of it, 8 pixels
+# apart: at N = 2 (40 px) each of the four windows leans to one quadrant but covers 80% of the
+# mosaic's side, so a region holds one tile whole and parts of the other three, not one object.
 for n in 1 2 3 4; do
   hashbench run --methods dmrh $data --bits 48 --set dmrh.regions=$n --results "$out"
 done
