@@ -38,7 +38,8 @@ SEED = Integer(minimum=0, maximum=2**32 - 1)
 #: parameter at that value is left out of a run's identity (its record's config hash, its
 #: checkpoint's fingerprint), so that older records keep their names and checkpoints resume.
 #: Keyed by name across methods: every older record ran its warm start at batch 512 (the
-#: batch of the preset it ran), and every DPSH record names its bank, so only DMRH's lack it.
+#: batch of the preset it ran), and every DPSH record names its bank, so only DMRH's lack it;
+#: every DDSH record before ``solver`` solved each bit exactly.
 ADDED_PARAMETERS: dict[str, Any] = {
     "optimizer": "sgd",
     "warm_start_optimizer": "sgd",
@@ -50,6 +51,7 @@ ADDED_PARAMETERS: dict[str, Any] = {
     "clip_grad_norm": None,
     "val_database_size": None,
     "own_warm_start": True,
+    "solver": "exact",
 }
 
 

@@ -5,7 +5,7 @@ optimisers their presets name."""
 from __future__ import annotations
 
 import math
-from itertools import combinations
+from itertools import combinations, product
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,9 +18,12 @@ from hashbench.deep.recipes import learning_rate, resolve
 from hashbench.methods.csq import centre_targets, csq_loss, hash_centres
 from hashbench.methods.dch import dch_loss
 from hashbench.methods.ddsh import (
+    SOLVERS,
     bit_objective,
     ddsh_loss,
+    homogeneous_form,
     solve_bit,
+    solve_bit_balanced,
     update_sampled_codes,
 )
 from hashbench.methods.dsdh import classifier_weights, discrete_objective, update_codes
@@ -223,6 +226,75 @@ def test_ddsh_bit_solver_descends_to_a_point_no_single_flip_improves() -> None:
         flipped = solved.clone()
         flipped[i] *= -1
         assert bit_objective(flipped, q, p) >= bit_objective(solved, q, p) - 1e-9
+
+
+def random_bit_problem(m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    q = torch.from_numpy(rng.normal(size=(m, m)))
+    q = q + q.T
+    q.fill_diagonal_(0)
+    return q, torch.from_numpy(rng.normal(size=m) * 3)
+
+
+def test_ddsh_homogeneous_form_is_the_bit_objective_up_to_one_constant() -> None:
+    q, p = random_bit_problem(6, seed=4)
+    a = homogeneous_form(q, p)
+    gaps = []
+    for entries in product([-1.0, 1.0], repeat=6):
+        b = torch.tensor(entries, dtype=torch.float64)
+        x = torch.cat([(b + 1) / 2, torch.ones(1, dtype=torch.float64)])
+        gaps.append(float(x @ a @ x) - bit_objective(b, q, p))
+    assert max(gaps) - min(gaps) < 1e-9
+
+
+@pytest.mark.parametrize(("m", "ones"), [(6, 3), (7, 3), (100, 50)])
+def test_ddsh_balanced_solver_sets_solve_m_s_count_of_ones(m, ones) -> None:
+    q, p = random_bit_problem(m, seed=m)
+    solved = solve_bit_balanced(torch.ones(m, dtype=torch.float64), q, p)
+    assert set(solved.tolist()) <= {-1.0, 1.0}
+    assert int((solved > 0).sum()) == ones  # round((m + 1) / 2) - 1, as Solve.m
+
+
+def test_ddsh_balanced_solver_finds_a_planted_split_and_its_sign() -> None:
+    """Items 0, 2, 4, 6 agree with each other and disagree with 1, 3, 5, 7; p prefers item 0
+    at -1: the best balanced code, by brute force over all 70, is -1 on the even items."""
+    group = torch.arange(8) % 2
+    q = torch.where(group[:, None] == group[None, :], -1.0, 1.0).double()
+    q.fill_diagonal_(0)
+    p = torch.zeros(8, dtype=torch.float64)
+    p[0] = 0.5
+    balanced = [
+        torch.tensor(entries, dtype=torch.float64)
+        for entries in product([-1.0, 1.0], repeat=8)
+        if sum(entries) == 0
+    ]
+    best = min(balanced, key=lambda b: bit_objective(b, q, p))
+    assert best.tolist() == [-1.0, 1.0] * 4
+    assert solve_bit_balanced(torch.ones(8, dtype=torch.float64), q, p).tolist() == best.tolist()
+
+
+def test_ddsh_solver_is_the_presets_and_names_one_of_the_solvers(tmp_path) -> None:
+    weights = tmp_path / "imagenet-vgg-f.mat"
+    weights.touch()
+    assert create_method("ddsh", bits=K).solver == "exact"
+    assert create_method("ddsh", bits=K, preset="paper", weights=weights).solver == "balanced"
+    method = create_method("ddsh", bits=K, solver="balanced")
+    assert method.solver == "balanced"
+    assert set(SOLVERS) == set(type(method).parameters["solver"].inner.choices)
+    with pytest.raises(HashbenchError, match="solver"):
+        create_method("ddsh", bits=K, solver="greedy")
+
+
+def test_ddsh_discrete_step_with_the_balanced_solver_splits_every_bit_in_half() -> None:
+    rng = np.random.default_rng(5)
+    n, m, bits = 20, 6, 4
+    labels = torch.from_numpy(np.eye(3)[rng.integers(0, 3, n + m)])
+    s = similarity(labels, labels[n:]).double()
+    targets = bits * s  # {0, 1}: on most pairs alike, the exact solver may set a bit alike
+    rest = torch.from_numpy(np.sign(rng.normal(size=(n, bits))))
+    sampled = torch.from_numpy(np.sign(rng.normal(size=(m, bits))))
+    updated = update_sampled_codes(sampled, rest, targets[:n], targets[n:], "balanced")
+    assert updated.sum(0).tolist() == [0.0] * bits
 
 
 def test_ddsh_discrete_step_fits_each_bit_to_what_the_earlier_bits_leave() -> None:
