@@ -161,8 +161,14 @@ def test_large_training_sets_budget_their_epochs() -> None:
     budgeted = {"epoch_size": 4500, "val_database_size": 5000}
     for name in ("coco", "nuswide"):
         assert load_protocol(name).recipe == budgeted
-    # the mosaics chose on their own validation: the paper protocol's warm start, one region
-    mosaic = {**budgeted, "warm_start_epochs": 200, "dmrh": {"regions": 1}}
+    # the mosaics chose on their own validation: the paper protocol's warm start, one region,
+    # DDSH's authors' solver
+    mosaic = {
+        **budgeted,
+        "warm_start_epochs": 200,
+        "dmrh": {"regions": 1},
+        "ddsh": {"solver": "balanced"},
+    }
     assert load_protocol("cifar10-mosaic").recipe == mosaic
     # CIFAR-10's 50,000 training images: a longer warm start, DPSH's in-batch pairs (over its
     # authors' bank) and DMRH's one region (of N = 1..6), each chosen on cifar10-dmrh's validation
