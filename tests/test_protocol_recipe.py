@@ -162,12 +162,14 @@ def test_large_training_sets_budget_their_epochs() -> None:
     for name in ("coco", "nuswide"):
         assert load_protocol(name).recipe == budgeted
     # the mosaics chose on their own validation: the paper protocol's warm start, one region,
-    # DDSH's authors' solver
+    # DDSH's authors' solver, and the fall rule's rates for ADSH at 48 bits and CSQ at 128
     mosaic = {
         **budgeted,
         "warm_start_epochs": 200,
         "dmrh": {"regions": 1},
         "ddsh": {"solver": "balanced"},
+        "adsh": {"48": {"lr": 6.25e-05}},
+        "csq": {"128": {"lr": 0.00313}},
     }
     assert load_protocol("cifar10-mosaic").recipe == mosaic
     # CIFAR-10's 50,000 training images: a longer warm start, DPSH's in-batch pairs (over its
